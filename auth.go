@@ -1,0 +1,110 @@
+package oidc
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
+)
+
+// Middleware is the OpenID Connect middleware built from a Config. It mounts
+// the login, logout and callback routes and keeps the session in an
+// encrypted cookie. Build it with New; wrap handlers with Handler.
+type Middleware struct {
+	s        *settings
+	keys     *cookiecrypto.Keyring
+	provider *discovery
+}
+
+// New validates cfg and builds the middleware. It never contacts the
+// provider: discovery happens lazily, at the first login or callback, so an
+// application starts even while its provider is down. Errors are
+// *ConfigError values naming the offending option.
+func New(cfg Config) (*Middleware, error) {
+	s, err := resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := cookiecrypto.NewKeyring(s.secrets, s.random)
+	if err != nil {
+		return nil, cfgErr("Secret", "%v", err)
+	}
+	m := &Middleware{s: s, keys: keys}
+	m.provider = newDiscovery(s)
+	return m, nil
+}
+
+// Auth validates cfg and returns a middleware that wraps a handler with
+// login, logout, callback and session handling. It is New(cfg).Handler.
+//
+//	auth, err := oidc.Auth(oidc.Config{ /* ... */ })
+//	if err != nil { log.Fatal(err) }
+//	http.ListenAndServe(":3000", auth(mux))
+func Auth(cfg Config) (func(http.Handler) http.Handler, error) {
+	m, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return m.Handler, nil
+}
+
+// Handler wraps next. Requests to the built-in routes are answered by the
+// middleware; every other request reaches next with an *oidc.Context in its
+// context (see FromRequest), after the AuthRequired check.
+func (m *Middleware) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if prev := FromContext(r.Context()); prev != nil && prev.m.s.sessionName == m.s.sessionName {
+			m.s.errorHandler(w, r, newError(http.StatusInternalServerError, "server_error",
+				"the oidc middleware is installed twice with the same session name", nil))
+			return
+		}
+		c := &Context{m: m}
+		rw := &responseWriter{ResponseWriter: w, c: c}
+		c.w = rw
+		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, c))
+		c.req = r
+		m.serve(rw, r, c, next)
+		rw.commit()
+	})
+}
+
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, c *Context, next http.Handler) {
+	switch route := m.route(r.URL.Path); {
+	case route == "":
+	case route == m.s.loginRoute && r.Method == http.MethodGet:
+		c.Login(w, r, LoginOptions{ReturnTo: m.s.baseURL.String()})
+		return
+	case route == m.s.logoutRoute && r.Method == http.MethodGet:
+		c.Logout(w, r, LogoutOptions{})
+		return
+	case route == m.s.callbackRoute && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		c.Callback(w, r, CallbackOptions{})
+		return
+	}
+	if m.s.authRequired && !c.IsAuthenticated() {
+		m.requireLogin(w, r, c)
+		return
+	}
+	next.ServeHTTP(w, r)
+}
+
+// route returns the built-in route path matches ("/login", ...) or "".
+// Paths are matched relative to BaseURL's path when the request carries it
+// (so both a mounted and a prefix-stripped application work),
+// case-insensitively and with an optional trailing slash, like Express.
+func (m *Middleware) route(path string) string {
+	p := path
+	if m.s.basePath != "" && len(p) >= len(m.s.basePath) && strings.EqualFold(p[:len(m.s.basePath)], m.s.basePath) {
+		p = p[len(m.s.basePath):]
+	}
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	for _, rt := range [...]string{m.s.loginRoute, m.s.logoutRoute, m.s.callbackRoute} {
+		if rt != "" && strings.EqualFold(p, rt) {
+			return rt
+		}
+	}
+	return ""
+}

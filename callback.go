@@ -1,0 +1,334 @@
+package oidc
+
+import (
+	"crypto/subtle"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/openidconnect-go/oidc/internal/safeurl"
+	"github.com/openidconnect-go/oidc/internal/state"
+	"github.com/openidconnect-go/oidc/internal/transaction"
+	"github.com/openidconnect-go/oidc/internal/uricomp"
+)
+
+// maxCallbackBody bounds a form_post callback body.
+const maxCallbackBody = 1 << 20
+
+// CallbackOptions are the options of Context.Callback.
+type CallbackOptions struct {
+	// RedirectURI is the redirect_uri the login used, when it is not the
+	// built-in callback route (for custom callback routes).
+	RedirectURI string
+	// TokenEndpointParams are extra parameters for the token request,
+	// merged over Config.TokenEndpointParams.
+	TokenEndpointParams map[string]string
+}
+
+// Callback completes a login: it checks the transaction cookie and the
+// provider's response, verifies the ID token, exchanges the code when the
+// flow has one, stores the session and redirects to the login's returnTo.
+// The transaction cookie is cleared whatever the outcome. Errors are
+// rendered with Config.ErrorHandler (400 for an invalid response).
+func (c *Context) Callback(w http.ResponseWriter, r *http.Request, opts CallbackOptions) {
+	m := c.m
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	tx, found := m.takeTransaction(r, h)
+	var st map[string]any
+	if found {
+		st, _ = state.Decode(tx.State)
+	}
+	err := m.callback(w, r, c, opts, tx, found, st)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, errStaleCallback) {
+		redirect(w, r, m.s.baseURL.String())
+		return
+	}
+	if silent, _ := st["attemptingSilentLogin"].(bool); silent {
+		// A failed silent login returns the user anonymously, without a loop.
+		m.s.logger.Debug("oidc: silent login failed", "error", err.Error())
+		redirect(w, r, m.returnTo(st))
+		return
+	}
+	m.s.errorHandler(w, r, err)
+}
+
+var errStaleCallback = errors.New("stale callback")
+
+func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context, opts CallbackOptions,
+	tx transaction.Transaction, found bool, st map[string]any) error {
+	params, err := callbackParams(r)
+	if err != nil {
+		return err
+	}
+	if !found {
+		if c.IsAuthenticated() {
+			return errStaleCallback // the back button, or a replayed callback
+		}
+		return newError(http.StatusBadRequest, "missing_transaction", strconv.Quote(m.s.txName)+
+			" cookie not found. Ensure the login flow is initiated through the login route before the callback "+
+			"is processed. If using SameSite=None cookies, verify the application is served over HTTPS. For several "+
+			"applications on one domain, give each its own TransactionCookie.Name and Session.Cookie.Path.",
+			ErrMissingTransaction)
+	}
+	ps, err := m.provider.get(r.Context())
+	if err != nil {
+		return unavailable(err)
+	}
+	// RFC 9207: check iss before anything else in the response.
+	if iss, ok := params["iss"]; ok {
+		if len(iss) != 1 || iss[0] != ps.md.Issuer {
+			return newError(http.StatusBadRequest, "invalid_response", "the iss parameter does not match the provider", ErrIssuerParameter)
+		}
+	} else if ps.md.IssParameterSupported {
+		return newError(http.StatusBadRequest, "invalid_response", "the iss parameter is missing", ErrIssuerParameter)
+	}
+	got := params.Get("state")
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(tx.State)) != 1 || st == nil {
+		return newError(http.StatusBadRequest, "invalid_state", "the state parameter does not match this login", ErrStateMismatch)
+	}
+	if code := params.Get("error"); code != "" {
+		return newError(http.StatusBadRequest, sanitizeCode(code), params.Get("error_description"), ErrAuthorization)
+	}
+
+	redirectURI := m.s.redirectURI
+	if opts.RedirectURI != "" {
+		redirectURI = opts.RedirectURI
+	}
+	checks := idTokenChecks{nonce: tx.Nonce, maxAge: tx.MaxAge}
+	flow := tx.ResponseType
+	if flow == "" {
+		flow = m.s.responseType // a transaction written by express-openid-connect
+	}
+	sess := &Session{}
+	var claims Claims
+	switch flow {
+	case "id_token":
+		claims, err = m.verifyIDToken(r.Context(), ps, params.Get("id_token"), checks)
+		if err != nil {
+			return err
+		}
+		sess.IDToken = Secret(params.Get("id_token"))
+	case "code", "code id_token":
+		code := params.Get("code")
+		if code == "" {
+			return newError(http.StatusBadRequest, "invalid_response", "the authorization code is missing", ErrBadRequest)
+		}
+		var front Claims
+		if flow == "code id_token" {
+			hc := checks
+			hc.code = code
+			if front, err = m.verifyIDToken(r.Context(), ps, params.Get("id_token"), hc); err != nil {
+				return err
+			}
+		}
+		tok, err := m.exchangeCode(r.Context(), ps, code, tx.CodeVerifier, redirectURI, opts.TokenEndpointParams)
+		if err != nil {
+			return err
+		}
+		if claims, err = m.verifyIDToken(r.Context(), ps, tok.idToken, checks); err != nil {
+			return err
+		}
+		if front != nil && front.String("sub") != claims.String("sub") {
+			return newError(http.StatusBadRequest, "invalid_id_token", "the two ID tokens name different users", ErrInvalidIDToken)
+		}
+		sess.IDToken = Secret(tok.idToken)
+		sess.AccessToken = Secret(tok.accessToken)
+		sess.RefreshToken = Secret(tok.refreshToken)
+		sess.TokenType = tok.tokenType
+		if tok.expiresIn > 0 {
+			sess.ExpiresAt = m.s.now().Unix() + tok.expiresIn
+		}
+	default:
+		return newError(http.StatusBadRequest, "invalid_request", "unknown response type in the transaction", ErrBadRequest)
+	}
+	sess.SID = claims.String("sid")
+	if err := m.applySessionExpiry(sess, claims); err != nil {
+		return err
+	}
+	return m.finishLogin(w, r, c, sess, claims, st)
+}
+
+// applySessionExpiry honours the provider's session_expiry claim (IPSIE).
+func (m *Middleware) applySessionExpiry(sess *Session, claims Claims) error {
+	v, ok := claims["session_expiry"].(float64)
+	if !ok || v != float64(int64(v)) || v <= 0 || v >= 1e10 {
+		return nil // absent or implausible: ignored, as express-openid-connect does
+	}
+	sess.SessionExpiresAt = int64(v)
+	ref := m.s.now().Unix()
+	if iat, ok := claims["iat"].(float64); ok && iat > 0 && iat < 1e10 {
+		ref = int64(iat)
+	}
+	if sess.SessionExpiresAt-sessionExpiryLeeway <= ref {
+		return newError(http.StatusBadRequest, "invalid_session_expiry", "The session_expiry claim is in the past at login time.", ErrInvalidIDToken)
+	}
+	return nil
+}
+
+// finishLogin runs AfterCallback, merges the new session with the current
+// one (express-openid-connect's fixation rules) and redirects.
+func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Context, sess *Session, claims Claims, st map[string]any) error {
+	c.mu.Lock()
+	prev := c.session().clone()
+	prevClaims := c.idTokenClaimsLocked()
+	c.mu.Unlock()
+	sameUser := prevClaims != nil && prevClaims.String("sub") == claims.String("sub")
+
+	merge := func(base, next *Session) *Session {
+		out := next.clone()
+		if base != nil {
+			vals := map[string]any{}
+			for k, v := range base.Values {
+				vals[k] = v
+			}
+			for k, v := range next.Values {
+				vals[k] = v
+			}
+			out.Values = vals
+		}
+		return out
+	}
+	var carried *Session
+	if prevClaims == nil || sameUser {
+		carried = prev // anonymous values (a basket) and same-user values survive
+	}
+	if m.s.cfg.AfterCallback != nil {
+		c.mu.Lock()
+		c.setSessionLocked(merge(carried, sess))
+		c.mu.Unlock()
+		userState := publicState(st)
+		out, err := m.s.cfg.AfterCallback(w, r, *sess.clone(), userState)
+		c.mu.Lock()
+		c.setSessionLocked(prev)
+		c.mu.Unlock()
+		if err != nil {
+			return newError(statusOf(err, http.StatusForbidden), "login_rejected", "The login was refused by the application.",
+				errors.Join(ErrLoginRejected, err))
+		}
+		sess = out.clone()
+	}
+	final := merge(carried, sess)
+	if final.empty() || final.IDToken == "" {
+		return newError(http.StatusForbidden, "login_rejected", "The login was refused by the application.", ErrLoginRejected)
+	}
+	// Refuse sessions that do not fit the cookie before redirecting.
+	var probe sessionState
+	if _, _, err := m.encodeSession(&probe, final); err != nil {
+		return newError(http.StatusInternalServerError, "session_too_large",
+			"The session is too large for a cookie; keep less in it.", err)
+	}
+	c.mu.Lock()
+	c.setSessionLocked(final)
+	c.mu.Unlock()
+	m.clearSkipSilentLogin(w.Header())
+	redirect(w, r, m.returnTo(st))
+	return nil
+}
+
+// publicState returns the login state without our internal keys.
+func publicState(st map[string]any) map[string]any {
+	out := make(map[string]any, len(st))
+	for k, v := range st {
+		if k != "rnd" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// returnTo picks the post-login target from the state, re-checked against
+// BaseURL's origin.
+func (m *Middleware) returnTo(st map[string]any) string {
+	if rt, _ := st["returnTo"].(string); rt != "" {
+		if abs, ok := safeurl.Resolve(m.s.baseURL, rt); ok {
+			return abs
+		}
+	}
+	return m.s.baseURL.String()
+}
+
+// redirect answers 303 to a POST (so the browser does not re-POST) and 302
+// otherwise.
+func redirect(w http.ResponseWriter, r *http.Request, target string) {
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	w.Header().Set("Location", target)
+	w.WriteHeader(status)
+}
+
+// takeTransaction reads the transaction cookie (or its SameSite fallback)
+// and clears both, whatever they hold.
+func (m *Middleware) takeTransaction(r *http.Request, h http.Header) (transaction.Transaction, bool) {
+	read := func(name string) (transaction.Transaction, bool) {
+		for _, ck := range r.Cookies() {
+			if ck.Name != name {
+				continue
+			}
+			if v, ok := m.keys.Verify(name, uricomp.Decode(ck.Value)); ok {
+				if tx, err := transaction.Parse(v); err == nil {
+					return tx, true
+				}
+			}
+		}
+		return transaction.Transaction{}, false
+	}
+	tx, found := read(m.s.txName)
+	sameSite, secure := m.txCookieMode()
+	addCookie(h, setCookie{name: m.s.txName, domain: m.s.cookie.domain, path: m.s.cookie.path,
+		expires: epoch, secure: secure, sameSite: sameSite})
+	if m.s.legacySameSite {
+		fb := "_" + m.s.txName
+		if !found {
+			tx, found = read(fb)
+		}
+		addCookie(h, setCookie{name: fb, domain: m.s.cookie.domain, path: m.s.cookie.path, expires: epoch})
+	}
+	return tx, found
+}
+
+// callbackParams returns the authorization response parameters: the form
+// body of a POST, or the query of a GET.
+func callbackParams(r *http.Request) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return r.URL.Query(), nil
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		return nil, newError(http.StatusUnsupportedMediaType, "invalid_request",
+			"the callback body must be application/x-www-form-urlencoded", ErrBadRequest)
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxCallbackBody)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, newError(http.StatusRequestEntityTooLarge, "invalid_request", "the callback body is too large", ErrBadRequest)
+		}
+		return nil, newError(http.StatusBadRequest, "invalid_request", "the callback body is malformed", ErrBadRequest)
+	}
+	return r.PostForm, nil
+}
+
+// sanitizeCode keeps an OAuth error code to its allowed character set
+// (RFC 6749 §5.2), so it is safe to log and show.
+func sanitizeCode(code string) string {
+	code = strings.Map(func(r rune) rune {
+		if r >= 0x20 && r <= 0x7e && r != '"' && r != '\\' && r != '<' && r != '>' {
+			return r
+		}
+		return -1
+	}, code)
+	if len(code) > 64 {
+		code = code[:64]
+	}
+	return code
+}

@@ -1,0 +1,273 @@
+package oidc
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openidconnect-go/oidc/oidctest"
+)
+
+var codeQuery = map[string]string{"response_type": "code", "response_mode": "query"}
+
+func codeFlow(c *Config) { c.AuthorizationParams = codeQuery }
+
+// TestCallbackWithoutTransaction covers CB-02 and login CSRF: a callback
+// that this browser did not start is refused before the token endpoint is
+// called.
+func TestCallbackWithoutTransaction(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+	attacker := app.browser()
+	resp, _ := attacker.get(app.url("/login"))
+	cb, method, vals := attacker.authorize(resp)
+
+	victim := app.browser()
+	resp, body := victim.deliver(cb, method, vals)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, body, "auth_verification")
+	assert.Equal(t, 0, app.op.Calls("token"))
+	assert.Equal(t, false, victim.session(app)["authenticated"])
+
+	resp, _ = victim.postForm(app.url("/callback"), vals)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, 0, app.op.Calls("token"))
+}
+
+// TestCallbackStateChecks covers CB-03.
+func TestCallbackStateChecks(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(v url.Values){
+		"state differs":   func(v url.Values) { v.Set("state", v.Get("state")+"x") },
+		"state missing":   func(v url.Values) { v.Del("state") },
+		"state re-edited": func(v url.Values) { v.Set("state", "eyJyZXR1cm5UbyI6Imh0dHBzOi8vZXZpbC5leGFtcGxlIn0") },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+			b := app.browser()
+			resp, _ := b.get(app.url("/login"))
+			cb, method, vals := b.authorize(resp)
+			mutate(vals)
+			resp, _ = b.deliver(cb, method, vals)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Equal(t, 0, app.op.Calls("token"))
+			// The transaction cookie is cleared, so a retry with the right
+			// state fails too.
+			cleared := setCookies(resp, "auth_verification")
+			require.Len(t, cleared, 1)
+			assert.Empty(t, cleared[0].Value)
+		})
+	}
+	t.Run("tampered transaction cookie", func(t *testing.T) {
+		t.Parallel()
+		app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+		b := app.browser()
+		resp, _ := b.get(app.url("/login"))
+		tx := setCookies(resp, "auth_verification")[0]
+		cb, method, vals := b.authorize(resp)
+		u, _ := url.Parse(app.url("/"))
+		tampered := *tx
+		tampered.Value = tx.Value[:len(tx.Value)-2] + "AA"
+		b.jar.SetCookies(u, []*http.Cookie{&tampered})
+		resp, _ = b.deliver(cb, method, vals)
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		assert.Equal(t, 0, app.op.Calls("token"))
+	})
+}
+
+// TestCallbackReplay covers CB-04: a replayed callback is a redirect to
+// BaseURL for the logged-in browser and a 400 elsewhere; the code is
+// redeemed once.
+func TestCallbackReplay(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+	b := app.browser()
+	resp, _ := b.get(app.url("/login"))
+	cb, method, vals := b.authorize(resp)
+	resp, _ = b.deliver(cb, method, vals)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+
+	resp, _ = b.deliver(cb, method, vals)
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, app.cfg.BaseURL+"/", resp.Header.Get("Location"))
+	resp, _ = app.browser().deliver(cb, method, vals)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, 1, app.op.Calls("token"))
+}
+
+// TestCodeInjection covers CB-01/CB-22: a code from another transaction is
+// refused by PKCE, or by the nonce when the provider ignores PKCE.
+func TestCodeInjection(t *testing.T) {
+	t.Parallel()
+	for name, skip := range map[string]bool{"provider enforces PKCE": false, "lax provider": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			app := newTestApp(t, oidctest.Options{SkipPKCE: skip}, codeFlow, nil)
+			attacker := app.browser()
+			resp, _ := attacker.get(app.url("/login"))
+			_, _, attackerVals := attacker.authorize(resp)
+
+			victim := app.browser()
+			resp, _ = victim.get(app.url("/login"))
+			cb, method, vals := victim.authorize(resp)
+			vals.Set("code", attackerVals.Get("code"))
+			resp, _ = victim.deliver(cb, method, vals)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Equal(t, false, victim.session(app)["authenticated"])
+		})
+	}
+}
+
+// TestCallbackErrorEscaping covers CB-05: the provider's error and
+// description are escaped, and the page is not cached or referred.
+func TestCallbackErrorEscaping(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+	b := app.browser()
+	resp, _ := b.get(app.url("/login"))
+	cb, _, vals := b.authorize(resp)
+	bad := url.Values{
+		"state":             {vals.Get("state")},
+		"error":             {"<script>alert(1)</script>"},
+		"error_description": {"<img src=x onerror=alert(1)>"},
+	}
+	resp, body := b.get(cb+"?"+bad.Encode(), "Accept", "text/html")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.NotContains(t, body, "<script")
+	assert.NotContains(t, body, "<img")
+	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+	assert.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))
+	assert.Contains(t, resp.Header.Get("Cache-Control"), "no-store")
+	assert.NotContains(t, body, "src=")
+}
+
+// TestIssParameter covers CB-06 (RFC 9207 mix-up defence).
+func TestIssParameter(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		supported bool
+		mutate    func(v url.Values, iss string)
+		ok        bool
+	}{
+		{"correct iss", true, func(v url.Values, iss string) {}, true},
+		{"wrong iss", true, func(v url.Values, iss string) { v.Set("iss", "https://evil.example/") }, false},
+		{"missing iss when advertised", true, func(v url.Values, iss string) { v.Del("iss") }, false},
+		{"missing iss when not advertised", false, func(v url.Values, iss string) { v.Del("iss") }, true},
+		{"wrong iss when not advertised", false, func(v url.Values, iss string) { v.Set("iss", "https://evil.example/") }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			app := newTestApp(t, oidctest.Options{AuthorizationResponseIssParameter: tc.supported}, codeFlow, nil)
+			b := app.browser()
+			resp, _ := b.get(app.url("/login"))
+			cb, method, vals := b.authorize(resp)
+			tc.mutate(vals, app.op.Issuer())
+			resp, _ = b.deliver(cb, method, vals)
+			if tc.ok {
+				assert.Equal(t, http.StatusFound, resp.StatusCode)
+				return
+			}
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Equal(t, 0, app.op.Calls("token"))
+		})
+	}
+}
+
+// TestFormPostCallback covers CB-07 and CB-10: the transaction cookie
+// attributes, 303 after the POST, GET refused, oversized and multipart
+// bodies refused.
+func TestFormPostCallback(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, oidctest.Options{}, nil, nil)
+	b := app.browser()
+	resp, _ := b.get(app.url("/login"))
+	var main, fallback string
+	for _, line := range resp.Header.Values("Set-Cookie") {
+		switch {
+		case strings.HasPrefix(line, "auth_verification="):
+			main = line
+		case strings.HasPrefix(line, "_auth_verification="):
+			fallback = line
+		}
+	}
+	assert.Contains(t, main, "; HttpOnly")
+	assert.Contains(t, main, "; Secure")
+	assert.Contains(t, main, "; SameSite=None")
+	assert.NotContains(t, main, "Expires")
+	assert.NotContains(t, fallback, "SameSite")
+	assert.Contains(t, fallback, "; HttpOnly")
+
+	cb, method, vals := b.authorize(resp)
+	require.Equal(t, http.MethodPost, method)
+
+	big := app.browser()
+	req, _ := http.NewRequest(http.MethodPost, cb, strings.NewReader("id_token="+strings.Repeat("a", 2<<20)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r2, _ := big.do(req)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, r2.StatusCode)
+
+	req, _ = http.NewRequest(http.MethodPost, cb, strings.NewReader("--x--"))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	r2, _ = big.do(req)
+	assert.Equal(t, http.StatusUnsupportedMediaType, r2.StatusCode)
+
+	resp, _ = b.deliver(cb, method, vals)
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+}
+
+// TestClientSecretBasicEncoding covers CONF-03.
+func TestClientSecretBasicEncoding(t *testing.T) {
+	t.Parallel()
+	opts := oidctest.Options{ClientID: "my client", ClientSecret: "p@ss:w%rd+/é"}
+	app := newTestApp(t, opts, codeFlow, nil)
+	resp, body := app.browser().login(app, "/login")
+	require.Equal(t, http.StatusFound, resp.StatusCode, body)
+	tr := app.op.LastTokenRequest()
+	user, pass, ok := tr.BasicAuth()
+	require.True(t, ok)
+	u, _ := url.QueryUnescape(user)
+	p, _ := url.QueryUnescape(pass)
+	assert.Equal(t, "my client", u)
+	assert.Equal(t, "p@ss:w%rd+/é", p)
+}
+
+// TestClientSecretPost covers CONF-04(a).
+func TestClientSecretPost(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		codeFlow(c)
+		c.ClientAuthMethod = "client_secret_post"
+	}, nil)
+	resp, _ := app.browser().login(app, "/login")
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	tr := app.op.LastTokenRequest()
+	assert.Empty(t, tr.Header.Get("Authorization"))
+	assert.Equal(t, app.op.ClientSecret(), tr.PostForm.Get("client_secret"))
+	assert.Equal(t, app.op.ClientID(), tr.PostForm.Get("client_id"))
+}
+
+// TestRandomTransactionValues covers CB-09.
+func TestRandomTransactionValues(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+	seen := map[string]bool{}
+	for range 200 {
+		resp, _ := app.browser().get(app.url("/login"))
+		q, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		for _, k := range []string{"state", "nonce", "code_challenge"} {
+			v := q.Query().Get(k)
+			require.False(t, seen[k+v], "%s repeated", k)
+			seen[k+v] = true
+		}
+		assert.Equal(t, "S256", q.Query().Get("code_challenge_method"))
+	}
+}

@@ -1,0 +1,228 @@
+package oidc
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Config configures the middleware returned by Auth and New. Its field names
+// and defaults follow express-openid-connect's options. A zero value is
+// filled in from the environment (ISSUER_BASE_URL, BASE_URL, CLIENT_ID,
+// CLIENT_SECRET, SECRET) and from the documented defaults; everything is
+// validated once, when the middleware is built.
+type Config struct {
+	// Secret holds the secrets that protect the session and transaction
+	// cookies. The first one encrypts and signs; every one is tried when
+	// reading, so a new secret can be put in front of the old one to rotate.
+	// Each must be at least 8 bytes; 32 random bytes are recommended.
+	// Default: the SECRET environment variable.
+	Secret Secrets
+
+	// IssuerBaseURL is the OpenID provider's issuer URL; discovery reads
+	// IssuerBaseURL + "/.well-known/openid-configuration". The discovered
+	// issuer must equal it. Default: ISSUER_BASE_URL.
+	IssuerBaseURL string
+
+	// BaseURL is the absolute URL where the application is served, including
+	// any path prefix. The callback URL is BaseURL + Routes.Callback, and
+	// redirects never leave BaseURL's origin. Default: BASE_URL.
+	BaseURL string
+
+	// ClientID is the client identifier registered at the provider.
+	// Default: CLIENT_ID.
+	ClientID string
+
+	// ClientSecret is the client secret, required for the code and hybrid
+	// flows with client_secret_basic or client_secret_post, and for HS*
+	// ID-token algorithms. Default: CLIENT_SECRET.
+	ClientSecret Secret
+
+	// ClientAuthMethod is how the client authenticates at the token endpoint:
+	// "client_secret_basic", "client_secret_post" or "none". Default: "none"
+	// for the implicit id_token flow, else "client_secret_basic".
+	ClientAuthMethod string
+
+	// AuthRequired makes every route that the middleware wraps require a
+	// login, as if wrapped with RequiresAuth. Default: true. Use Bool(false)
+	// and guard single routes with RequiresAuth instead.
+	AuthRequired *bool
+
+	// ErrorOnRequiredAuth answers 401 instead of redirecting to the login
+	// page when a login is required.
+	ErrorOnRequiredAuth bool
+
+	// IDPLogout makes /logout also log the user out at the provider
+	// (RP-initiated logout). Auth0Logout implies it.
+	IDPLogout bool
+
+	// Auth0Logout forces (true) or forbids (false) Auth0's /v2/logout
+	// endpoint. Nil auto-detects it from an issuer host ending in .auth0.com.
+	Auth0Logout *bool
+
+	// LogoutParams are extra query parameters for the provider's logout
+	// endpoint. An empty value removes a parameter.
+	LogoutParams map[string]string
+
+	// Session configures the session cookie.
+	Session SessionConfig
+
+	// TransactionCookie configures the short-lived cookie that carries one
+	// login transaction (nonce, state, PKCE verifier).
+	TransactionCookie TransactionCookieConfig
+
+	// LegacySameSiteCookie also writes a fallback transaction cookie without
+	// a SameSite attribute when the main one is SameSite=None, for browsers
+	// that mishandle SameSite=None. Default: true.
+	LegacySameSiteCookie *bool
+
+	// AuthorizationParams are the default parameters of the authorization
+	// request. Keys: "response_type" ("id_token" (default), "code" or
+	// "code id_token"), "response_mode" ("form_post" by default, "query" is
+	// also allowed for the code flow), "scope" (default
+	// "openid profile email"; must contain "openid") and any other parameter,
+	// such as "audience", "prompt" or "max_age". An empty value removes a key.
+	AuthorizationParams map[string]string
+
+	// TokenEndpointParams are extra parameters for the authorization-code
+	// token request.
+	TokenEndpointParams map[string]string
+
+	// Routes configures the built-in routes.
+	Routes Routes
+
+	// GetLoginState builds the state carried through a login; the result
+	// comes back as the second argument of AfterCallback. The default returns
+	// {"returnTo": opts.ReturnTo}. The "returnTo" key picks the post-login
+	// redirect; it is checked to stay on BaseURL's origin.
+	GetLoginState func(r *http.Request, opts LoginOptions) (map[string]any, error)
+
+	// AfterCallback runs after a successful callback, with the new session.
+	// During the call, FromRequest(r) already reflects the new tokens. It may
+	// return a modified session, or an error to refuse the login: then no
+	// session is created and the user gets an error page whose status is
+	// taken from an error implementing interface{ StatusCode() int }, else 403.
+	AfterCallback func(w http.ResponseWriter, r *http.Request, s Session, state map[string]any) (Session, error)
+
+	// IdentityClaimFilter lists the claims that Context.User leaves out.
+	// Default: aud, iss, iat, exp, nbf, nonce, azp, auth_time, s_hash,
+	// at_hash, c_hash.
+	IdentityClaimFilter []string
+
+	// IDTokenSigningAlg is the only accepted ID-token signature algorithm.
+	// Default: "RS256". "none" is rejected.
+	IDTokenSigningAlg string
+
+	// ClockTolerance is the leeway for ID-token exp, nbf, iat and auth_time.
+	// Default: 60s. A negative value means no leeway.
+	ClockTolerance time.Duration
+
+	// HTTPTimeout bounds every request to the provider. Default: 5s; the
+	// minimum is 500ms.
+	HTTPTimeout time.Duration
+
+	// HTTPClient sends every request to the provider (proxies, custom TLS).
+	// Default: a client with HTTPTimeout.
+	HTTPClient *http.Client
+
+	// HTTPUserAgent is the User-Agent of requests to the provider.
+	HTTPUserAgent string
+
+	// DiscoveryCacheMaxAge is how long discovered metadata is reused.
+	// Default: 10 minutes. When a refresh fails, the last good metadata is
+	// kept.
+	DiscoveryCacheMaxAge time.Duration
+
+	// Logger receives diagnostics. It never receives secrets, tokens, codes or
+	// cookie values. Default: no logging.
+	Logger *slog.Logger
+
+	// ErrorHandler renders errors (for example a failed callback, or the
+	// provider being unreachable). err is an *Error. Default: a small plain
+	// page with the status and a short explanation.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+
+	// Random is the source of randomness for nonces, PKCE verifiers, state
+	// and cookie encryption. Default: crypto/rand.Reader.
+	Random io.Reader
+
+	// LookupEnv reads the environment fallbacks. Default: os.LookupEnv. Set
+	// it to a function that always returns false to ignore the environment.
+	LookupEnv func(key string) (string, bool)
+}
+
+// SessionConfig configures the session and its cookie.
+type SessionConfig struct {
+	// Rolling extends the session on every response, up to
+	// AbsoluteDuration. Default: true.
+	Rolling *bool
+
+	// RollingDuration is the idle timeout of a rolling session. Default: 24h.
+	// It must be zero when Rolling is false.
+	RollingDuration time.Duration
+
+	// AbsoluteDuration is the maximum session lifetime, counted from its
+	// creation. Default: 7 days. A negative value means no absolute limit,
+	// which is only allowed for rolling sessions.
+	AbsoluteDuration time.Duration
+
+	// Name is the cookie name; chunks are Name.0, Name.1, ... Default:
+	// "appSession". Letters, digits, '_', '.' and '-' only.
+	Name string
+
+	// Cookie holds the cookie attributes.
+	Cookie CookieConfig
+}
+
+// CookieConfig holds session-cookie attributes. Domain and Path also apply to
+// the transaction cookie.
+type CookieConfig struct {
+	// Domain is the cookie's Domain attribute. Default: none (host-only).
+	Domain string
+	// Path is the cookie's Path attribute. Default: "/".
+	Path string
+	// Transient makes the session cookie a browser-session cookie, without
+	// Expires.
+	Transient bool
+	// HTTPOnly hides the cookie from JavaScript. Default: true.
+	HTTPOnly *bool
+	// Secure restricts the cookie to https. Default: true when BaseURL is
+	// https. It cannot be true with an http BaseURL.
+	Secure *bool
+	// SameSite is Lax (default), Strict or None. None requires Secure.
+	SameSite http.SameSite
+}
+
+// TransactionCookieConfig configures the login transaction cookie.
+type TransactionCookieConfig struct {
+	// Name of the cookie. Default: "auth_verification". The fallback cookie
+	// is named "_" + Name.
+	Name string
+	// SameSite used unless the response mode is form_post, which always
+	// uses None. Default: Session.Cookie.SameSite.
+	SameSite http.SameSite
+}
+
+// RouteDisabled, as the value of a Routes field, turns that built-in route
+// off, so that the application can mount its own.
+const RouteDisabled = "-"
+
+// Routes configures the paths of the built-in routes, relative to BaseURL.
+type Routes struct {
+	// Login is the GET login route. Default: "/login".
+	Login string
+	// Logout is the GET logout route. Default: "/logout".
+	Logout string
+	// Callback is the GET and POST callback route. Default: "/callback".
+	Callback string
+	// PostLogoutRedirect is where the user lands after logout, relative to
+	// BaseURL or an absolute URL on BaseURL's origin. Default: BaseURL.
+	PostLogoutRedirect string
+}
+
+// Bool returns a pointer to v, for the optional boolean fields of Config.
+func Bool(v bool) *bool { return &v }

@@ -1,0 +1,263 @@
+package oidc
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+type contextKey struct{}
+
+// Context is the per-request view of the login session, the Go counterpart
+// of express-openid-connect's req.oidc and res.oidc. Get it with
+// FromRequest or FromContext inside a handler wrapped by Auth. Its methods
+// are safe for concurrent use.
+type Context struct {
+	m   *Middleware
+	req *http.Request
+	w   *responseWriter
+
+	mu        sync.Mutex
+	sess      sessionState
+	claims    Claims // decoded ID-token claims, cached
+	claimsFor Secret // the id_token the claims were decoded from
+	committed bool
+}
+
+// FromContext returns the Context that Auth stored in ctx, or nil when the
+// request did not pass through Auth.
+func FromContext(ctx context.Context) *Context {
+	c, _ := ctx.Value(contextKey{}).(*Context)
+	return c
+}
+
+// FromRequest returns the Context of r, or nil when r did not pass through
+// Auth.
+func FromRequest(r *http.Request) *Context {
+	return FromContext(r.Context())
+}
+
+// session returns the loaded session data (nil when anonymous). The caller
+// holds c.mu.
+func (c *Context) session() *Session {
+	c.m.loadSession(&c.sess, c)
+	return c.sess.data
+}
+
+func (c *Context) hasSessionCookie() bool {
+	for _, v := range c.req.Header.Values("Cookie") {
+		if strings.Contains(v, c.m.s.sessionName) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsAuthenticated reports whether the request carries a valid login session.
+func (c *Context) IsAuthenticated() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.idTokenClaimsLocked() != nil
+}
+
+// IDToken returns the raw ID token of the session, or "".
+func (c *Context) IDToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.session(); s != nil {
+		return string(s.IDToken)
+	}
+	return ""
+}
+
+// IDTokenClaims returns the claims of the session's ID token, or nil when the
+// request is anonymous. The token was verified at login; the claims are read
+// from the encrypted session. When the token lacks "sid", the sid saved at
+// login is filled in. The returned map is a copy.
+func (c *Context) IDTokenClaims() Claims {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.idTokenClaimsLocked().clone()
+}
+
+// User returns the ID-token claims without Config.IdentityClaimFilter's
+// protocol claims, or nil when the request is anonymous.
+func (c *Context) User() Claims {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	claims := c.idTokenClaimsLocked()
+	if claims == nil {
+		return nil
+	}
+	user := make(Claims, len(claims))
+	for k, v := range claims {
+		if !c.m.s.claimFilter[k] {
+			user[k] = v
+		}
+	}
+	return user
+}
+
+func (c *Context) idTokenClaimsLocked() Claims {
+	s := c.session()
+	if s == nil || s.IDToken == "" {
+		return nil
+	}
+	if c.claims != nil && c.claimsFor == s.IDToken {
+		return c.claims
+	}
+	claims, err := decodeClaims(string(s.IDToken))
+	if err != nil {
+		return nil
+	}
+	if _, ok := claims["sid"]; !ok && s.SID != "" {
+		claims["sid"] = s.SID
+	}
+	c.claims, c.claimsFor = claims, s.IDToken
+	return claims
+}
+
+// Session returns a copy of the session data and true, or false when there is
+// no session. Use SetSession to change it.
+func (c *Context) Session() (Session, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.session()
+	if s == nil {
+		return Session{}, false
+	}
+	return *s.clone(), true
+}
+
+// Get returns the application value stored under key in the session.
+func (c *Context) Get(key string) (any, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.session()
+	if s == nil {
+		return nil, false
+	}
+	v, ok := s.Values[key]
+	return v, ok
+}
+
+// Set stores an application value in the session; it is saved with the
+// response. The value must be JSON-encodable, and key must not be one of the
+// keys the library uses (id_token, access_token, refresh_token, token_type,
+// expires_at, sid, sessionExpiresAt). Anonymous sessions may hold values too.
+func (c *Context) Set(key string, value any) error {
+	if reservedKeys[key] {
+		return fmt.Errorf("oidc: session key %q is reserved", key)
+	}
+	if _, err := json.Marshal(value); err != nil {
+		return fmt.Errorf("oidc: session value %q is not JSON-encodable: %w", key, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warnIfCommitted()
+	s := c.session()
+	if s == nil {
+		s = &Session{}
+		c.sess.data = s
+	}
+	if s.Values == nil {
+		s.Values = map[string]any{}
+	}
+	s.Values[key] = value
+	return nil
+}
+
+// Delete removes an application value from the session.
+func (c *Context) Delete(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warnIfCommitted()
+	if s := c.session(); s != nil {
+		delete(s.Values, key)
+	}
+}
+
+// SetSession replaces the whole session. A zero Session logs the user out
+// locally (the cookie is cleared).
+func (c *Context) SetSession(s Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warnIfCommitted()
+	c.session()
+	c.setSessionLocked(s.clone())
+}
+
+func (c *Context) setSessionLocked(s *Session) {
+	if s.empty() {
+		s = nil
+	}
+	c.sess.data = s
+	c.claims, c.claimsFor = nil, ""
+}
+
+func (c *Context) warnIfCommitted() {
+	if c.committed {
+		c.m.s.logger.Warn("oidc: session changed after the response headers were written; the change is lost")
+	}
+}
+
+// Claims is a set of JWT claims. Numbers are float64, as encoding/json
+// decodes them.
+type Claims map[string]any
+
+// String returns the claim as a string, or "" when it is absent or not a
+// string.
+func (c Claims) String(name string) string {
+	s, _ := c[name].(string)
+	return s
+}
+
+// Has reports whether the claim is present.
+func (c Claims) Has(name string) bool {
+	_, ok := c[name]
+	return ok
+}
+
+func (c Claims) clone() Claims {
+	if c == nil {
+		return nil
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil
+	}
+	var out Claims
+	if json.Unmarshal(b, &out) != nil {
+		return nil
+	}
+	return out
+}
+
+// decodeClaims decodes a JWT's payload without verifying it.
+func decodeClaims(token string) (Claims, error) {
+	first := strings.IndexByte(token, '.')
+	if first < 0 {
+		return nil, fmt.Errorf("not a JWT")
+	}
+	rest := token[first+1:]
+	second := strings.IndexByte(rest, '.')
+	if second < 0 || strings.IndexByte(rest[second+1:], '.') >= 0 {
+		return nil, fmt.Errorf("not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(rest[:second])
+	if err != nil {
+		return nil, err
+	}
+	var claims Claims
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, err
+	}
+	if claims == nil {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	return claims, nil
+}

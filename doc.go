@@ -1,0 +1,34 @@
+// Package oidc adds OpenID Connect login to net/http applications. It is a
+// Go port of Node's express-openid-connect: one wrapper, Auth, mounts
+// /login, /logout and /callback, keeps the user's session in an encrypted,
+// chunked cookie (byte-compatible with express-openid-connect 3.x for the
+// same secret), and exposes the session to handlers through *Context.
+//
+// A minimal application:
+//
+//	auth, err := oidc.Auth(oidc.Config{
+//		IssuerBaseURL: "https://issuer.example.com",
+//		BaseURL:       "http://localhost:3000",
+//		ClientID:      "my-client",
+//		Secret:        oidc.Secrets{"a long, random string used to encrypt cookies"},
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux := http.NewServeMux()
+//	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+//		fmt.Fprintf(w, "hello %s", oidc.FromRequest(r).User().String("sub"))
+//	})
+//	log.Fatal(http.ListenAndServe(":3000", auth(mux)))
+//
+// By default every route requires a login (Config.AuthRequired). Set it to
+// false and protect single routes with RequiresAuth instead.
+//
+// The Config fields follow express-openid-connect's options and defaults,
+// with fallbacks to the ISSUER_BASE_URL, BASE_URL, CLIENT_ID, CLIENT_SECRET
+// and SECRET environment variables. Invalid configuration is reported by
+// Auth and New as a *ConfigError naming the option.
+//
+// The oidctest package provides an in-process OpenID provider for tests and
+// development.
+package oidc

@@ -1,0 +1,104 @@
+package oidc
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Sentinel errors. Errors returned or reported by this package wrap one of
+// them where it applies, so callers can branch with errors.Is.
+var (
+	// ErrInvalidConfig: the Config was rejected; see *ConfigError.
+	ErrInvalidConfig = errors.New("oidc: invalid config")
+	// ErrProviderUnavailable: the OpenID provider could not be reached or
+	// answered with an error while its metadata or keys were fetched.
+	ErrProviderUnavailable = errors.New("oidc: provider unavailable")
+	// ErrIssuerMismatch: the discovered issuer differs from IssuerBaseURL.
+	ErrIssuerMismatch = errors.New("oidc: discovered issuer does not match IssuerBaseURL")
+	// ErrMissingTransaction: a callback arrived without a valid transaction
+	// cookie (not started here, expired, or tampered with).
+	ErrMissingTransaction = errors.New("oidc: login transaction cookie not found")
+	// ErrStateMismatch: the state parameter did not match the transaction.
+	ErrStateMismatch = errors.New("oidc: state mismatch")
+	// ErrIssuerParameter: the RFC 9207 iss parameter was wrong or missing.
+	ErrIssuerParameter = errors.New("oidc: unexpected iss parameter")
+	// ErrAuthorization: the provider answered the authorization request with
+	// an error (for example login_required or access_denied).
+	ErrAuthorization = errors.New("oidc: authorization error")
+	// ErrInvalidIDToken: an ID token failed validation.
+	ErrInvalidIDToken = errors.New("oidc: invalid ID token")
+	// ErrNonceMismatch: the ID token's nonce did not match the transaction
+	// (it also wraps ErrInvalidIDToken).
+	ErrNonceMismatch = errors.New("oidc: nonce mismatch")
+	// ErrTokenExchange: the token endpoint refused the request or answered
+	// with an invalid response.
+	ErrTokenExchange = errors.New("oidc: token request failed")
+	// ErrLoginRejected: AfterCallback refused the login.
+	ErrLoginRejected = errors.New("oidc: login rejected by AfterCallback")
+	// ErrNoMiddleware: a guard or helper ran without the Auth middleware.
+	ErrNoMiddleware = errors.New("oidc: no oidc.Context in the request; wrap the handler with oidc.Auth")
+	// ErrBadRequest: the request itself was malformed.
+	ErrBadRequest = errors.New("oidc: bad request")
+)
+
+// ConfigError reports an invalid Config option. Option names the field, in Go
+// syntax (for example "Session.Cookie.Secure").
+type ConfigError struct {
+	Option string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("oidc: invalid config: %s: %s", e.Option, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidConfig) true.
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// Error is the error reported to Config.ErrorHandler, and returned by
+// Context methods that talk to the provider. Status is the HTTP status the
+// middleware answers with, Code an OAuth-style error code and Description a
+// human-readable explanation. Neither carries secrets or tokens; the
+// provider's own error_description is passed through and must be escaped
+// before it is rendered.
+type Error struct {
+	Status      int
+	Code        string
+	Description string
+	Err         error
+}
+
+func (e *Error) Error() string {
+	msg := "oidc: " + e.Code
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// StatusCode returns the HTTP status.
+func (e *Error) StatusCode() int { return e.Status }
+
+func newError(status int, code, desc string, cause error) *Error {
+	return &Error{Status: status, Code: code, Description: desc, Err: cause}
+}
+
+// statusOf returns the status carried by err, or fallback.
+func statusOf(err error, fallback int) int {
+	var sc interface{ StatusCode() int }
+	if errors.As(err, &sc) {
+		if s := sc.StatusCode(); s >= 400 && s <= 599 {
+			return s
+		}
+	}
+	return fallback
+}
+
+func unavailable(cause error) *Error {
+	return newError(http.StatusServiceUnavailable, "provider_unavailable",
+		"The login provider cannot be reached right now. Please try again shortly.", cause)
+}

@@ -1,0 +1,221 @@
+package oidc
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+
+	"github.com/openidconnect-go/oidc/internal/safeurl"
+	"github.com/openidconnect-go/oidc/internal/state"
+	"github.com/openidconnect-go/oidc/internal/transaction"
+	"github.com/openidconnect-go/oidc/internal/uricomp"
+)
+
+// LoginOptions are the options of Context.Login.
+type LoginOptions struct {
+	// ReturnTo is where the user lands after the login: a path or an
+	// absolute URL on BaseURL's origin (anything else falls back to
+	// BaseURL). Default: the current URL for GET requests, else BaseURL.
+	ReturnTo string
+	// AuthorizationParams override Config.AuthorizationParams for this
+	// login; an empty value removes a parameter. response_type and
+	// response_mode cannot change per login.
+	AuthorizationParams map[string]string
+	// Silent asks the provider not to show any page (prompt=none); when it
+	// answers login_required, the user returns anonymously.
+	Silent bool
+}
+
+// Login starts a login: it stores a new transaction in the transaction
+// cookie and redirects the browser to the provider. Errors (for example an
+// unreachable provider, 503) are rendered with Config.ErrorHandler.
+func (c *Context) Login(w http.ResponseWriter, r *http.Request, opts LoginOptions) {
+	m := c.m
+	if err := m.login(w, r, opts); err != nil {
+		m.s.errorHandler(w, r, err)
+	}
+}
+
+func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOptions) error {
+	ps, err := m.provider.get(r.Context())
+	if err != nil {
+		return unavailable(err)
+	}
+	base := m.s.baseURL
+	switch {
+	case opts.ReturnTo != "":
+		if abs, ok := safeurl.Resolve(base, opts.ReturnTo); ok {
+			opts.ReturnTo = abs
+		} else {
+			opts.ReturnTo = base.String()
+		}
+	case r.Method == http.MethodGet:
+		if rt := safeurl.FromRequest(base, r); rt != "" {
+			opts.ReturnTo = rt
+		} else {
+			opts.ReturnTo = base.String()
+		}
+	default:
+		opts.ReturnTo = base.String()
+	}
+
+	params := map[string]string{"redirect_uri": m.s.redirectURI}
+	for k, v := range m.s.authParams {
+		params[k] = v
+	}
+	for k, v := range opts.AuthorizationParams {
+		switch k {
+		case "nonce", "state", "code_challenge", "code_challenge_method", "code_verifier", "client_id":
+			continue // generated per login, or fixed by config
+		}
+		if v == "" {
+			delete(params, k)
+		} else {
+			params[k] = v
+		}
+	}
+	if params["response_type"] != m.s.responseType || params["response_mode"] != m.s.responseMode {
+		return newError(http.StatusInternalServerError, "invalid_request",
+			"response_type and response_mode cannot be changed per login", nil)
+	}
+	if !openidScope.MatchString(params["scope"]) {
+		return newError(http.StatusInternalServerError, "invalid_request", `scope must contain "openid"`, nil)
+	}
+	if _, ok := safeurl.Resolve(base, params["redirect_uri"]); !ok {
+		return newError(http.StatusInternalServerError, "invalid_request", "redirect_uri must be on BaseURL's origin", nil)
+	}
+
+	st, err := m.s.getLoginState(r, opts)
+	if err != nil {
+		return newError(http.StatusInternalServerError, "server_error", "GetLoginState failed", err)
+	}
+	if st == nil {
+		st = map[string]any{}
+	}
+	if opts.Silent {
+		st["attemptingSilentLogin"] = true
+		params["prompt"] = "none"
+	}
+	rnd, err := randomString(m.s.random, 16)
+	if err != nil {
+		return newError(http.StatusInternalServerError, "server_error", "no randomness", err)
+	}
+	st["rnd"] = rnd // makes state unguessable; express's state is not
+	encoded, err := state.Encode(st)
+	if err != nil {
+		return newError(http.StatusInternalServerError, "server_error", "the login state is not JSON-encodable", err)
+	}
+	nonce, err := randomString(m.s.random, 32)
+	if err != nil {
+		return newError(http.StatusInternalServerError, "server_error", "no randomness", err)
+	}
+	tx := transaction.Transaction{Nonce: nonce, State: encoded, ResponseType: m.s.responseType}
+	if v, ok := params["max_age"]; ok {
+		ma, err := parseMaxAge(v)
+		if err != nil {
+			return newError(http.StatusInternalServerError, "invalid_request", "max_age must be a non-negative integer", nil)
+		}
+		tx.MaxAge = &ma
+	}
+	query := url.Values{}
+	for k, v := range params {
+		query.Set(k, v)
+	}
+	query.Set("nonce", nonce)
+	query.Set("state", encoded)
+	if m.s.responseType != "id_token" {
+		verifier, err := randomString(m.s.random, 32)
+		if err != nil {
+			return newError(http.StatusInternalServerError, "server_error", "no randomness", err)
+		}
+		tx.CodeVerifier = verifier
+		sum := sha256.Sum256([]byte(verifier))
+		query.Set("code_challenge_method", "S256")
+		query.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+	}
+	query.Set("client_id", m.s.clientID)
+
+	m.storeTransaction(w.Header(), tx)
+	target, err := withQuery(ps.md.AuthorizationEndpoint, query)
+	if err != nil {
+		return unavailable(err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusFound)
+	return nil
+}
+
+// storeTransaction writes the signed transaction cookie, and the SameSite
+// fallback cookie when needed, in express-openid-connect's format.
+func (m *Middleware) storeTransaction(h http.Header, tx transaction.Transaction) {
+	value := tx.Marshal()
+	sameSite, secure := m.txCookieMode()
+	addCookie(h, setCookie{
+		name: m.s.txName, value: uricomp.Encode(m.keys.Sign(m.s.txName, value)),
+		domain: m.s.cookie.domain, path: m.s.cookie.path,
+		httpOnly: true, secure: secure, sameSite: sameSite,
+	})
+	if sameSite == http.SameSiteNoneMode && m.s.legacySameSite {
+		name := "_" + m.s.txName
+		addCookie(h, setCookie{
+			name: name, value: uricomp.Encode(m.keys.Sign(name, value)),
+			domain: m.s.cookie.domain, path: m.s.cookie.path,
+			httpOnly: true, secure: m.s.cookie.secure,
+		})
+	}
+}
+
+// txCookieMode returns the transaction cookie's SameSite and Secure: None
+// and Secure for form_post (the callback is a cross-site POST).
+func (m *Middleware) txCookieMode() (http.SameSite, bool) {
+	if m.s.responseMode == "form_post" {
+		return http.SameSiteNoneMode, true
+	}
+	if m.s.txSameSite == http.SameSiteNoneMode {
+		return http.SameSiteNoneMode, true
+	}
+	return m.s.txSameSite, m.s.cookie.secure
+}
+
+// withQuery appends params to endpoint, keeping its own query, with the
+// keys in a stable order.
+func withQuery(endpoint string, params url.Values) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("%w: invalid endpoint", ErrProviderUnavailable)
+	}
+	q := u.Query()
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		q[k] = params[k]
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func parseMaxAge(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid max_age")
+	}
+	return n, nil
+}
+
+// randomString returns n random bytes from r, base64url-encoded.
+func randomString(r io.Reader, n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

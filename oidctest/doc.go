@@ -1,0 +1,33 @@
+// Package oidctest provides an in-process OpenID Connect provider (OP) for
+// tests and for local development.
+//
+// A [Provider] serves discovery, JWKS, authorization, token, userinfo,
+// revocation and RP-initiated logout endpoints on a loopback address. It
+// supports the authorization code flow (with PKCE S256), the implicit
+// id_token flow and the hybrid "code id_token" flow, the query, fragment and
+// form_post response modes, client_secret_basic and client_secret_post client
+// authentication, refresh-token rotation and RFC 8693 token exchange.
+//
+// In a test, create one with [NewProvider]; it is closed automatically when
+// the test ends:
+//
+//	func TestLogin(t *testing.T) {
+//		op := oidctest.NewProvider(t, oidctest.Options{
+//			Claims: map[string]any{"email": "user@example.com"},
+//		})
+//		// configure the app with op.URL(), op.ClientID(), op.ClientSecret() ...
+//	}
+//
+// By default /authorize logs in [Options.Subject] without any user
+// interaction. With [Options.Interactive] it shows a login page where any
+// user name can be typed, which makes it a convenient development provider
+// (see [NewServer]). It is not an identity provider for production: it
+// accepts every user, keeps all state in memory and never uses TLS.
+//
+// Every endpoint counts its calls ([Provider.Calls]), the provider can be
+// switched off ([Provider.SetDown]), and tokens and responses can be altered
+// ([Options.MutateIDToken], [Options.MutateTokenResponse] and friends), so
+// tests can exercise a relying party's error handling.
+//
+// All methods of [Provider] are safe for concurrent use.
+package oidctest
