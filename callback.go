@@ -100,7 +100,11 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 
 	redirectURI := m.s.redirectURI
 	if opts.RedirectURI != "" {
-		redirectURI = opts.RedirectURI
+		abs, ok := safeurl.Resolve(m.s.baseURL, opts.RedirectURI)
+		if !ok {
+			return newError(http.StatusInternalServerError, "server_error", "CallbackOptions.RedirectURI must be on BaseURL's origin", nil)
+		}
+		redirectURI = abs
 	}
 	checks := idTokenChecks{nonce: tx.Nonce, maxAge: tx.MaxAge}
 	flow := tx.ResponseType

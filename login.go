@@ -86,9 +86,11 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 	if !openidScope.MatchString(params["scope"]) {
 		return newError(http.StatusInternalServerError, "invalid_request", `scope must contain "openid"`, nil)
 	}
-	if _, ok := safeurl.Resolve(base, params["redirect_uri"]); !ok {
+	redirectURI, ok := safeurl.Resolve(base, params["redirect_uri"])
+	if !ok {
 		return newError(http.StatusInternalServerError, "invalid_request", "redirect_uri must be on BaseURL's origin", nil)
 	}
+	params["redirect_uri"] = redirectURI
 
 	st, err := m.s.getLoginState(r, opts)
 	if err != nil {

@@ -2,6 +2,8 @@ package oidc
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -19,6 +21,9 @@ func (s Secret) String() string { return redactIfSet(len(s) > 0) }
 // GoString returns a fixed placeholder, never the value.
 func (s Secret) GoString() string { return s.String() }
 
+// Format prints the placeholder for every fmt verb (%v, %s, %q, %x, %d, ...).
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
 // MarshalJSON encodes a fixed placeholder, never the value.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
@@ -34,6 +39,9 @@ func (s Secrets) String() string { return redactIfSet(len(s) > 0) }
 
 // GoString returns a fixed placeholder, never the values.
 func (s Secrets) GoString() string { return s.String() }
+
+// Format prints the placeholder for every fmt verb.
+func (s Secrets) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
 
 // MarshalJSON encodes a fixed placeholder, never the values.
 func (s Secrets) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }

@@ -515,10 +515,11 @@ func (s *settings) resolveRoutes(cfg Config) error {
 		return err
 	}
 	if ru, ok := s.authParams["redirect_uri"]; ok {
-		if _, ok := safeurl.Resolve(s.baseURL, ru); !ok {
+		abs, ok := safeurl.Resolve(s.baseURL, ru)
+		if !ok {
 			return cfgErr(`AuthorizationParams["redirect_uri"]`, "must be a URL on BaseURL's origin")
 		}
-		s.redirectURI = ru
+		s.redirectURI = abs
 		delete(s.authParams, "redirect_uri")
 	} else if s.callbackRoute != "" {
 		s.redirectURI = joinURL(s.baseURL.String(), s.callbackRoute)
