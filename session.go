@@ -195,7 +195,7 @@ func unmarshalSession(data []byte) (*Session, error) {
 // sessionState is the per-request view of the session cookie.
 type sessionState struct {
 	loaded   bool
-	cookie   chunk.Result       // what the request carried
+	cookie   chunk.Result        // what the request carried
 	header   cookiecrypto.Header // header of a valid incoming session
 	hadValid bool
 	data     *Session // nil: no session
