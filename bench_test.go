@@ -1,0 +1,131 @@
+package oidc
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openidconnect-go/oidc/oidctest"
+)
+
+// benchSessions are the three payload sizes of peers.md §D: claims only,
+// tokens (~3 KB cookie) and large (chunked).
+func benchSessions() map[string]oidctest.SessionOptions {
+	claims := map[string]any{"sub": "auth0|5f7c8ec7c33c6c004bbafe82", "name": "Jane Doe", "email": "jane@example.com",
+		"email_verified": true, "sid": "7b1a0f4e-2b6c-4c86-9d4c-1c1f3f3c3a11", "nickname": "jane"}
+	tokens := oidctest.SessionOptions{Claims: claims, AccessToken: strings.Repeat("a", 900),
+		RefreshToken: strings.Repeat("r", 300), ExpiresIn: time.Hour}
+	groups := make([]string, 80)
+	for i := range groups {
+		groups[i] = "group-" + strings.Repeat("x", 40)
+	}
+	large := tokens
+	large.Claims = map[string]any{"sub": "alice", "groups": groups}
+	large.AccessToken = strings.Repeat("a", 2500)
+	return map[string]oidctest.SessionOptions{
+		"claims": {Claims: claims},
+		"tokens": tokens,
+		"large":  large,
+	}
+}
+
+func benchMiddleware(b *testing.B) *Middleware {
+	m, err := New(Config{
+		Secret: Secrets{harnessSecret}, IssuerBaseURL: "https://op.example.com", BaseURL: "https://app.example",
+		ClientID: "test-client", LookupEnv: func(string) (string, bool) { return "", false },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+func benchRequest(b *testing.B, opts oidctest.SessionOptions) *http.Request {
+	opts.Secret = harnessSecret
+	cookies, err := oidctest.SessionCookies(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	return req
+}
+
+// BenchmarkSessionRead measures reading and decrypting the session cookie
+// and decoding the user's claims.
+func BenchmarkSessionRead(b *testing.B) {
+	for name, opts := range benchSessions() {
+		b.Run(name, func(b *testing.B) {
+			m := benchMiddleware(b)
+			req := benchRequest(b, opts)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				c := &Context{m: m, req: req}
+				if !c.IsAuthenticated() {
+					b.Fatal("not authenticated")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSessionWrite measures encrypting and writing the session cookie.
+func BenchmarkSessionWrite(b *testing.B) {
+	for name, opts := range benchSessions() {
+		b.Run(name, func(b *testing.B) {
+			m := benchMiddleware(b)
+			req := benchRequest(b, opts)
+			c := &Context{m: m, req: req}
+			c.IsAuthenticated()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				c.w = &responseWriter{ResponseWriter: httptest.NewRecorder(), c: c}
+				m.writeSession(c)
+			}
+		})
+	}
+}
+
+// BenchmarkAuthenticatedRequest measures Auth + RequiresAuth serving a
+// request with a valid "tokens" session, against the bare handler.
+func BenchmarkAuthenticatedRequest(b *testing.B) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) })
+	b.Run("bare", func(b *testing.B) {
+		req := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
+		b.ReportAllocs()
+		for range b.N {
+			hello.ServeHTTP(httptest.NewRecorder(), req)
+		}
+	})
+	b.Run("auth", func(b *testing.B) {
+		m := benchMiddleware(b)
+		h := m.Handler(RequiresAuth()(hello))
+		req := benchRequest(b, benchSessions()["tokens"])
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatal(rec.Code)
+			}
+		}
+	})
+	b.Run("public", func(b *testing.B) {
+		m := benchMiddleware(b)
+		m.s.authRequired = false
+		h := m.Handler(hello)
+		req := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			h.ServeHTTP(httptest.NewRecorder(), req)
+		}
+	})
+}
