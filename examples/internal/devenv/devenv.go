@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/openidconnect-go/oidc"
 	"github.com/openidconnect-go/oidc/oidctest"
@@ -77,21 +78,32 @@ func Load(out io.Writer, providerOpts func(*oidctest.Options)) (*Env, error) {
 		if len(cfg.Secret) == 0 {
 			cfg.Secret = oidc.Secrets{rand.Text() + rand.Text()}
 		}
-		fmt.Fprintf(out, `
-  ┌──────────────────────────────────────────────────────────────┐
-  │  Development provider — not for production                   │
-  │  No ISSUER_BASE_URL is set, so an embedded OpenID provider   │
-  │  runs at %-52s│
-  │  Sign in with any user name. Sessions use a generated secret │
-  │  and end when the process stops.                             │
-  └──────────────────────────────────────────────────────────────┘
-
-`, p.URL())
+		printBanner(out, []string{
+			"Development provider — not for production",
+			"No ISSUER_BASE_URL is set, so an embedded OpenID provider",
+			"runs at " + p.URL(),
+			"Sign in with any user name. Sessions use a generated secret",
+			"and end when the process stops.",
+		})
 	}
 	cfg.LookupEnv = func(string) (string, bool) { return "", false } // everything is read above
 	env.Config = cfg
 	fmt.Fprintf(out, "Open %s in your browser.\n", baseURL)
 	return env, nil
+}
+
+// printBanner prints lines in a box.
+func printBanner(out io.Writer, lines []string) {
+	width := 0
+	for _, l := range lines {
+		width = max(width, utf8.RuneCountInString(l))
+	}
+	bar := strings.Repeat("─", width+4)
+	fmt.Fprintf(out, "\n  ┌%s┐\n", bar)
+	for _, l := range lines {
+		fmt.Fprintf(out, "  │  %s%s  │\n", l, strings.Repeat(" ", width-utf8.RuneCountInString(l)))
+	}
+	fmt.Fprintf(out, "  └%s┘\n\n", bar)
 }
 
 // Close stops the development provider, if one runs.
