@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -18,22 +19,62 @@ type tokenResponse struct {
 	expiresIn    int64
 }
 
-// oauth2Config returns the x/oauth2 configuration for the token endpoint.
-func (m *Middleware) oauth2Config(ps *providerState, redirectURI string) *oauth2.Config {
-	style := oauth2.AuthStyleInHeader // client_secret_basic: form-encoded id and secret (RFC 6749 §2.3.1)
-	if m.s.authMethod == "client_secret_post" {
-		style = oauth2.AuthStyleInParams
+// clientAuthn is how the client authenticates at the token endpoint (and
+// PAR): HTTP Basic with the secret, or extra form parameters.
+type clientAuthn struct {
+	basic  bool       // client_secret_basic
+	params url.Values // client_id, client_secret or client assertions
+}
+
+// clientAuth returns the client authentication for one token-endpoint
+// request. Assertion-based methods mint a fresh assertion per call.
+func (m *Middleware) clientAuth(_ *providerState) (clientAuthn, error) {
+	switch m.s.authMethod {
+	case "client_secret_basic":
+		return clientAuthn{basic: true}, nil
+	case "client_secret_post":
+		return clientAuthn{params: url.Values{"client_id": {m.s.clientID}, "client_secret": {m.s.clientSecret}}}, nil
+	default: // none
+		return clientAuthn{params: url.Values{"client_id": {m.s.clientID}}}, nil
 	}
-	return &oauth2.Config{
-		ClientID:     m.s.clientID,
-		ClientSecret: m.s.clientSecret,
-		RedirectURL:  redirectURI,
+}
+
+// oauth2Config returns the x/oauth2 configuration for the token endpoint and
+// the options that carry the client authentication.
+func (m *Middleware) oauth2Config(ps *providerState, redirectURI string) (*oauth2.Config, []oauth2.AuthCodeOption, error) {
+	authn, err := m.clientAuth(ps)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := &oauth2.Config{
+		ClientID:    m.s.clientID,
+		RedirectURL: redirectURI,
 		Endpoint: oauth2.Endpoint{
 			AuthURL:   ps.md.AuthorizationEndpoint,
 			TokenURL:  ps.md.TokenEndpoint,
-			AuthStyle: style,
+			AuthStyle: oauth2.AuthStyleInParams,
 		},
 	}
+	var opts []oauth2.AuthCodeOption
+	if authn.basic {
+		// x/oauth2 form-encodes id and secret before Base64 (RFC 6749 §2.3.1).
+		cfg.ClientSecret = m.s.clientSecret
+		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	}
+	for k, vs := range authn.params {
+		if k == "client_id" {
+			continue // x/oauth2 sends it with AuthStyleInParams
+		}
+		opts = append(opts, oauth2.SetAuthURLParam(k, vs[0]))
+	}
+	return cfg, opts, nil
+}
+
+// outboundContext bounds ctx with HTTPTimeout and carries the outbound
+// client for x/oauth2.
+func (m *Middleware) outboundContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, m.s.httpTimeout)
+	return context.WithValue(ctx, oauth2.HTTPClient, m.provider.client), cancel
 }
 
 // exchangeCode redeems an authorization code with PKCE.
@@ -41,23 +82,26 @@ func (m *Middleware) exchangeCode(ctx context.Context, ps *providerState, code, 
 	if ps.md.TokenEndpoint == "" {
 		return nil, unavailable(errors.New("the provider has no token_endpoint"))
 	}
-	var opts []oauth2.AuthCodeOption
+	cfg, opts, err := m.oauth2Config(ps, redirectURI)
+	if err != nil {
+		return nil, err
+	}
 	if verifier != "" {
 		opts = append(opts, oauth2.VerifierOption(verifier))
 	}
 	for _, params := range []map[string]string{m.s.tokenParams, extra} {
 		for k, v := range params {
 			switch k {
-			case "grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret":
+			case "grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret",
+				"client_assertion", "client_assertion_type":
 				continue
 			}
 			opts = append(opts, oauth2.SetAuthURLParam(k, v))
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.s.httpTimeout)
+	ctx, cancel := m.outboundContext(ctx)
 	defer cancel()
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, m.provider.client)
-	tok, err := m.oauth2Config(ps, redirectURI).Exchange(ctx, code, opts...)
+	tok, err := cfg.Exchange(ctx, code, opts...)
 	if err != nil {
 		return nil, tokenError(err)
 	}
