@@ -1,0 +1,55 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Store keeps sessions, and back-channel logout markers, on the server.
+// With Config.Session.Store set, the session cookie carries only a random
+// session id. Implementations must be safe for concurrent use and should
+// bound every call with a timeout; an error from Get must mean "could not
+// read", never "no session" (return nil, nil for a missing entry).
+type Store interface {
+	// Get returns the entry stored under id, or nil and no error when there
+	// is none (or it expired).
+	Get(ctx context.Context, id string) (*StoreEntry, error)
+	// Set stores entry under id until expiry; after expiry it must no
+	// longer be returned.
+	Set(ctx context.Context, id string, entry *StoreEntry, expiry time.Time) error
+	// Destroy deletes the entry under id. Deleting a missing entry is not an
+	// error.
+	Destroy(ctx context.Context, id string) error
+}
+
+// StoreEntry is one stored value, in express-openid-connect's shape
+// ({header, data, cookie}), so that Node and Go applications can share a
+// store. ID repeats the key it was stored under; readers check it, as a
+// defence against a store client returning another request's reply.
+type StoreEntry struct {
+	// Header holds the session's creation, update and expiry times in Unix
+	// seconds.
+	Header StoreHeader `json:"header"`
+	// Data is the session JSON (express-openid-connect's session object).
+	Data json.RawMessage `json:"data,omitempty"`
+	// Cookie carries express-session's TTL hint, in milliseconds.
+	Cookie *StoreCookie `json:"cookie,omitempty"`
+	// ID is the key the entry was stored under.
+	ID string `json:"id,omitempty"`
+}
+
+// StoreHeader mirrors the session cookie's JWE header members.
+type StoreHeader struct {
+	IAT int64 `json:"iat"`
+	UAT int64 `json:"uat"`
+	EXP int64 `json:"exp"`
+}
+
+// StoreCookie is express-session's cookie member: Expires is an absolute
+// Unix time and MaxAge a duration, both in milliseconds. connect-redis and
+// similar stores derive their TTL from it.
+type StoreCookie struct {
+	Expires int64 `json:"expires"`
+	MaxAge  int64 `json:"maxAge"`
+}
