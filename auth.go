@@ -15,6 +15,8 @@ type Middleware struct {
 	s        *settings
 	keys     *cookiecrypto.Keyring
 	provider *discovery
+	// refreshes de-duplicates concurrent refresh_token grants (tokens.go).
+	refreshes refreshGroup
 }
 
 // New validates cfg and builds the middleware. It never contacts the
@@ -70,7 +72,17 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 }
 
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, c *Context, next http.Handler) {
-	switch route := m.route(r.URL.Path); {
+	route := m.route(r.URL.Path)
+	// Back-channel logout (backchannel.go): the provider's POST needs no
+	// session; every other authenticated request but a logout is checked.
+	if route != "" && route == m.s.backchannelRoute() && r.Method == http.MethodPost {
+		c.BackchannelLogout(w, r)
+		return
+	}
+	if (route == "" || route != m.s.logoutRoute) && !m.backchannelGate(w, r, c) {
+		return
+	}
+	switch {
 	case route == "":
 	case route == m.s.loginRoute && r.Method == http.MethodGet:
 		c.Login(w, r, LoginOptions{ReturnTo: m.s.baseURL.String()})
@@ -95,13 +107,14 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, c *Context, n
 // case-insensitively and with an optional trailing slash, like Express.
 func (m *Middleware) route(path string) string {
 	p := path
-	if m.s.basePath != "" && len(p) >= len(m.s.basePath) && strings.EqualFold(p[:len(m.s.basePath)], m.s.basePath) {
-		p = p[len(m.s.basePath):]
+	if bp := m.s.basePath; bp != "" && len(p) >= len(bp) && strings.EqualFold(p[:len(bp)], bp) &&
+		(len(p) == len(bp) || p[len(bp)] == '/') {
+		p = p[len(bp):]
 	}
 	if len(p) > 1 {
 		p = strings.TrimSuffix(p, "/")
 	}
-	for _, rt := range [...]string{m.s.loginRoute, m.s.logoutRoute, m.s.callbackRoute} {
+	for _, rt := range [...]string{m.s.loginRoute, m.s.logoutRoute, m.s.callbackRoute, m.s.backchannelRoute()} {
 		if rt != "" && strings.EqualFold(p, rt) {
 			return rt
 		}

@@ -38,12 +38,22 @@ func (c *Context) Callback(w http.ResponseWriter, r *http.Request, opts Callback
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
-	tx, found := m.takeTransaction(r, h)
+	tx, found := m.readTransaction(r)
 	var st map[string]any
 	if found {
 		st, _ = state.Decode(tx.State)
 	}
-	err := m.callback(w, r, c, opts, tx, found, st)
+	params, err := callbackParams(r)
+	if err == nil {
+		// A response for another transaction (an older tab, or a forged
+		// callback) leaves this browser's transaction in place, so that its
+		// own callback still completes. Otherwise the transaction is used up,
+		// whatever the outcome.
+		if !found || params.Get("state") == tx.State {
+			m.clearTransaction(h)
+		}
+		err = m.callback(w, r, c, opts, params, tx, found, st)
+	}
 	if err == nil {
 		return
 	}
@@ -63,11 +73,7 @@ func (c *Context) Callback(w http.ResponseWriter, r *http.Request, opts Callback
 var errStaleCallback = errors.New("stale callback")
 
 func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context, opts CallbackOptions,
-	tx transaction.Transaction, found bool, st map[string]any) error {
-	params, err := callbackParams(r)
-	if err != nil {
-		return err
-	}
+	params url.Values, tx transaction.Transaction, found bool, st map[string]any) error {
 	if !found {
 		if c.IsAuthenticated() {
 			return errStaleCallback // the back button, or a replayed callback
@@ -223,15 +229,30 @@ func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Cont
 	if final.empty() || final.IDToken == "" {
 		return newError(http.StatusForbidden, "login_rejected", "The login was refused by the application.", ErrLoginRejected)
 	}
-	// Refuse sessions that do not fit the cookie before redirecting.
-	var probe sessionState
-	if _, _, err := m.encodeSession(&probe, final); err != nil {
-		return newError(http.StatusInternalServerError, "session_too_large",
-			"The session is too large for a cookie; keep less in it.", err)
+	// Back-channel logout's OnLogin hook (backchannel.go).
+	if err := m.backchannelOnLogin(r, c, final, prev); err != nil {
+		return err
 	}
+	// Save now, so that a session that cannot be stored (too large for a
+	// cookie, or a store failure) fails the login instead of redirecting as
+	// if logged in.
 	c.mu.Lock()
 	c.setSessionLocked(final)
+	c.sess.regenerate = !sameUser // a new id for a new login (session fixation)
+	err := m.saveSession(c)
+	if err != nil {
+		c.setSessionLocked(prev)
+		c.sess.regenerate = false
+	}
 	c.mu.Unlock()
+	if errors.Is(err, errSessionTooLarge) {
+		return newError(http.StatusInternalServerError, "session_too_large",
+			"The session is too large for a cookie; keep less in it or use a Session.Store.", err)
+	}
+	if err != nil {
+		return newError(http.StatusServiceUnavailable, "session_store_unavailable",
+			"The session could not be saved. Please try again shortly.", err)
+	}
 	m.clearSkipSilentLogin(w.Header())
 	redirect(w, r, m.returnTo(st))
 	return nil
@@ -270,9 +291,8 @@ func redirect(w http.ResponseWriter, r *http.Request, target string) {
 	w.WriteHeader(status)
 }
 
-// takeTransaction reads the transaction cookie (or its SameSite fallback)
-// and clears both, whatever they hold.
-func (m *Middleware) takeTransaction(r *http.Request, h http.Header) (transaction.Transaction, bool) {
+// readTransaction reads the transaction cookie, or its SameSite fallback.
+func (m *Middleware) readTransaction(r *http.Request) (transaction.Transaction, bool) {
 	read := func(name string) (transaction.Transaction, bool) {
 		for _, ck := range r.Cookies() {
 			if ck.Name != name {
@@ -286,18 +306,20 @@ func (m *Middleware) takeTransaction(r *http.Request, h http.Header) (transactio
 		}
 		return transaction.Transaction{}, false
 	}
-	tx, found := read(m.s.txName)
+	if tx, found := read(m.s.txName); found || !m.s.legacySameSite {
+		return tx, found
+	}
+	return read("_" + m.s.txName)
+}
+
+// clearTransaction deletes the transaction cookie and its fallback.
+func (m *Middleware) clearTransaction(h http.Header) {
 	sameSite, secure := m.txCookieMode()
 	addCookie(h, setCookie{name: m.s.txName, domain: m.s.cookie.domain, path: m.s.cookie.path,
 		expires: epoch, secure: secure, sameSite: sameSite})
 	if m.s.legacySameSite {
-		fb := "_" + m.s.txName
-		if !found {
-			tx, found = read(fb)
-		}
-		addCookie(h, setCookie{name: fb, domain: m.s.cookie.domain, path: m.s.cookie.path, expires: epoch})
+		addCookie(h, setCookie{name: "_" + m.s.txName, domain: m.s.cookie.domain, path: m.s.cookie.path, expires: epoch})
 	}
-	return tx, found
 }
 
 // callbackParams returns the authorization response parameters: the form

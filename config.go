@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"crypto"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,10 +40,70 @@ type Config struct {
 	// ID-token algorithms. Default: CLIENT_SECRET.
 	ClientSecret Secret
 
-	// ClientAuthMethod is how the client authenticates at the token endpoint:
-	// "client_secret_basic", "client_secret_post" or "none". Default: "none"
-	// for the implicit id_token flow, else "client_secret_basic".
+	// ClientAuthMethod is how the client authenticates at the token endpoint
+	// and the PAR endpoint, for every grant: "client_secret_basic",
+	// "client_secret_post", "client_secret_jwt" (an HS256 assertion keyed
+	// with ClientSecret), "private_key_jwt" (an assertion signed with
+	// ClientAssertionSigningKey) or "none". Default: "private_key_jwt" when
+	// ClientAssertionSigningKey is set, else "none" for the implicit
+	// id_token flow without PushedAuthorizationRequests, else
+	// "client_secret_basic". With UseMTLS it is tls_client_auth and must
+	// not be set.
 	ClientAuthMethod string
+
+	// ClientAssertionSigningKey signs the private_key_jwt client assertion:
+	// an RSA (at least 2048 bits), ECDSA (P-256, P-384, P-521) or Ed25519
+	// private key, or any crypto.Signer with such a public key (an HSM or
+	// KMS key). ParsePrivateKeyPEM reads a PEM file. Setting it makes
+	// "private_key_jwt" the default ClientAuthMethod.
+	ClientAssertionSigningKey crypto.Signer
+
+	// ClientAssertionSigningAlg is the JWS algorithm of the client
+	// assertion. For private_key_jwt: RS256, RS384, RS512, PS256, PS384,
+	// PS512, ES256, ES384, ES512 or EdDSA, and it must fit the key; default
+	// RS256 for RSA keys, ES256/ES384/ES512 by curve, EdDSA for Ed25519. For
+	// client_secret_jwt: HS256 (default), HS384 or HS512, with a
+	// ClientSecret at least as long as the hash.
+	ClientAssertionSigningAlg string
+
+	// RequestObjectSigningKey turns on signed request objects (JAR, RFC
+	// 9101): the authorization parameters travel as a JWT in the "request"
+	// parameter, and the authorization URL carries only client_id and
+	// request (or client_id and request_uri with PAR). Same key types as
+	// ClientAssertionSigningKey.
+	RequestObjectSigningKey crypto.Signer
+
+	// RequestObjectSigningAlg is the JWS algorithm of request objects
+	// (RS*, PS*, ES*, EdDSA), required with RequestObjectSigningKey.
+	RequestObjectSigningAlg string
+
+	// RequestObjectSigningKeyID is the kid header of request objects.
+	// Default: no kid.
+	RequestObjectSigningKeyID string
+
+	// PushedAuthorizationRequests sends the authorization parameters to the
+	// provider's pushed_authorization_request_endpoint (RFC 9126), with
+	// client authentication, and redirects the browser with the returned
+	// request_uri only. The provider must advertise the endpoint; otherwise
+	// logins fail with 500. Public clients (ClientAuthMethod "none") cannot
+	// use it.
+	PushedAuthorizationRequests bool
+
+	// AttemptSilentLogin tries a silent login (prompt=none) once per
+	// browser session, on the first anonymous GET request that accepts HTML,
+	// as the AttemptSilentLogin middleware does on every route. It runs
+	// after the AuthRequired check, so it only matters with AuthRequired
+	// false.
+	AttemptSilentLogin bool
+
+	// UseMTLS authenticates the client with its TLS certificate
+	// (tls_client_auth, RFC 8705): HTTPClient is required and its transport
+	// must present the certificate; ClientSecret, ClientAssertionSigningKey
+	// and ClientAuthMethod must not be set. The token, PAR and userinfo
+	// requests go to the provider's mtls_endpoint_aliases; discovery fails
+	// when the token alias (or the PAR alias, with PAR) is missing.
+	// Default: the AUTH0_MTLS environment variable ("true").
+	UseMTLS bool
 
 	// AuthRequired makes every route that the middleware wraps require a
 	// login, as if wrapped with RequiresAuth. Default: true. Use Bool(false)
@@ -64,6 +125,12 @@ type Config struct {
 	// LogoutParams are extra query parameters for the provider's logout
 	// endpoint. An empty value removes a parameter.
 	LogoutParams map[string]string
+
+	// BackchannelLogout turns on OpenID Connect Back-Channel Logout: the
+	// POST route Routes.BackchannelLogout and a check of every authenticated
+	// request against the logouts received. Nil: off. See
+	// BackchannelLogoutConfig.
+	BackchannelLogout *BackchannelLogoutConfig
 
 	// Session configures the session cookie.
 	Session SessionConfig
@@ -176,6 +243,31 @@ type SessionConfig struct {
 
 	// Cookie holds the cookie attributes.
 	Cookie CookieConfig
+
+	// Store keeps sessions server-side; the cookie then carries only a
+	// random session id. Default: none (the session lives in the cookie).
+	Store Store
+
+	// Genid generates session ids for Store. Default: 16 random bytes in
+	// hex, as express-openid-connect does.
+	Genid func(r *http.Request) (string, error)
+
+	// SignSessionStoreCookie signs the session-id cookie (express's
+	// "id.signature" format), so that guessed or planted ids are refused.
+	SignSessionStoreCookie bool
+
+	// RequireSignedSessionStoreCookie refuses unsigned session-id cookies.
+	// Default: SignSessionStoreCookie. Set it to Bool(false) while migrating
+	// to signed cookies.
+	RequireSignedSessionStoreCookie *bool
+
+	// TouchInterval is how long an unchanged rolling session goes before its
+	// cookie (or store entry) is re-issued with a new expiry. Re-issuing on
+	// every response, as express-openid-connect does, costs an encryption
+	// per request; with the interval, the idle timeout may end up to
+	// TouchInterval early. Default: 1 minute. A negative value re-issues on
+	// every response.
+	TouchInterval time.Duration
 }
 
 // CookieConfig holds session-cookie attributes. Domain and Path also apply to
@@ -222,6 +314,10 @@ type Routes struct {
 	// PostLogoutRedirect is where the user lands after logout, relative to
 	// BaseURL or an absolute URL on BaseURL's origin. Default: BaseURL.
 	PostLogoutRedirect string
+	// BackchannelLogout is the POST route that receives back-channel logout
+	// tokens, mounted only with Config.BackchannelLogout. Default:
+	// "/backchannel-logout".
+	BackchannelLogout string
 }
 
 // Bool returns a pointer to v, for the optional boolean fields of Config.

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,12 +59,29 @@ func (s *Session) clone() *Session {
 	}
 	c := *s
 	if s.Values != nil {
-		c.Values = make(map[string]any, len(s.Values))
-		for k, v := range s.Values {
-			c.Values[k] = v
-		}
+		c.Values = deepCopy(s.Values).(map[string]any)
 	}
 	return &c
+}
+
+// deepCopy copies the maps and slices that JSON decoding produces, so that a
+// copy of a session shares no mutable state with it.
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
 }
 
 // marshal encodes the session as express-openid-connect's JSON object.
@@ -192,16 +210,31 @@ func unmarshalSession(data []byte) (*Session, error) {
 	return s, nil
 }
 
-// sessionState is the per-request view of the session cookie.
+// sessionState is the per-request view of the session.
 type sessionState struct {
 	loaded   bool
 	cookie   chunk.Result        // what the request carried
 	header   cookiecrypto.Header // header of a valid incoming session
 	hadValid bool
 	data     *Session // nil: no session
+	raw      []byte   // the session JSON as read, for change detection
+	oldKey   bool     // read with a secret other than the current one
+
+	// Store mode.
+	id         string // id of the store entry read (or last written)
+	storeErr   error  // the store could not be read: touch nothing
+	regenerate bool   // a login: move the session to a new id
 }
 
-// load reads and validates the session cookie of the request, once.
+// errStoreIDMismatch is reported when a store returns an entry stored under
+// another id.
+var errStoreIDMismatch = errors.New("oidc: the store returned an entry for another session id")
+
+// ErrStoreUnavailable wraps errors of Config.Session.Store. Protected routes
+// answer 503 while the store cannot be read; nobody is logged out.
+var ErrStoreUnavailable = errors.New("oidc: session store unavailable")
+
+// loadSession reads and validates the session of the request, once.
 func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	if st.loaded {
 		return
@@ -211,19 +244,41 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	if !st.cookie.Found {
 		return
 	}
-	hdr, plain, err := m.keys.Decrypt(st.cookie.Value)
-	if err != nil {
-		m.s.logger.Debug("oidc: session cookie rejected", "reason", err.Error())
-		return
-	}
 	now := m.s.now().Unix()
+	var hdr cookiecrypto.Header
+	var plain []byte
+	if m.s.store != nil {
+		id, ok := m.storeID(st.cookie.Value)
+		if !ok {
+			return
+		}
+		entry, err := m.storeGet(c.req.Context(), id)
+		if err != nil {
+			st.storeErr = err
+			m.s.logger.Warn("oidc: session store read failed", "error", err.Error())
+			return
+		}
+		if entry == nil {
+			return
+		}
+		hdr = cookiecrypto.Header{IAT: entry.Header.IAT, UAT: entry.Header.UAT, EXP: entry.Header.EXP}
+		plain = entry.Data
+		st.id = id
+	} else {
+		h, pt, idx, err := m.keys.DecryptKey(st.cookie.Value)
+		if err != nil {
+			m.s.logger.Debug("oidc: session cookie rejected", "reason", err.Error())
+			return
+		}
+		hdr, plain, st.oldKey = h, pt, idx > 0
+	}
 	if !m.headerValid(hdr, now) {
-		m.s.logger.Debug("oidc: session cookie expired")
+		m.s.logger.Debug("oidc: session expired")
 		return
 	}
 	sess, err := unmarshalSession(plain)
 	if err != nil {
-		m.s.logger.Debug("oidc: session cookie payload rejected")
+		m.s.logger.Debug("oidc: session payload rejected")
 		return
 	}
 	if sess.SessionExpiresAt != 0 && now >= sess.SessionExpiresAt-sessionExpiryLeeway {
@@ -231,9 +286,52 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	}
 	st.header = hdr
 	st.hadValid = true
+	st.raw = plain
 	if !sess.empty() {
 		st.data = sess
 	}
+}
+
+// storeID extracts the session id from the cookie value: verified when
+// signing is on (or the raw value while RequireSignedSessionStoreCookie is
+// off), and only ids of a sane shape.
+func (m *Middleware) storeID(value string) (string, bool) {
+	id := value
+	if m.s.signStoreID {
+		if v, ok := m.keys.Verify(m.s.sessionName, value); ok {
+			id = v
+		} else if m.s.requireSigned {
+			return "", false
+		}
+	}
+	if id == "" || len(id) > 256 {
+		return "", false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return id, true
+}
+
+// storeContext bounds store calls, independently of the request's own
+// cancellation (a response being written must still persist).
+func (m *Middleware) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), m.s.httpTimeout)
+}
+
+func (m *Middleware) storeGet(ctx context.Context, id string) (*StoreEntry, error) {
+	ctx, cancel := m.storeContext(ctx)
+	defer cancel()
+	entry, err := m.s.store.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	if entry != nil && entry.ID != "" && entry.ID != id {
+		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, errStoreIDMismatch)
+	}
+	return entry, nil
 }
 
 // sessionExpiryLeeway is the skew guard on the provider's session_expiry.
@@ -274,46 +372,140 @@ func (m *Middleware) expiry(iat, now int64, sess *Session) int64 {
 
 // encodeSession encrypts sess into the cookie value and its expiry.
 func (m *Middleware) encodeSession(st *sessionState, sess *Session) (string, int64, error) {
-	now := m.s.now().Unix()
-	iat := now
-	if st.hadValid {
-		iat = st.header.IAT
-	}
-	exp := m.expiry(iat, now, sess)
 	plain, err := sess.marshal()
 	if err != nil {
 		return "", 0, err
 	}
-	v, err := m.keys.Encrypt(cookiecrypto.Header{IAT: iat, UAT: now, EXP: exp}, plain)
+	now := m.s.now().Unix()
+	hdr := m.nextHeader(st, sess, now)
+	v, err := m.keys.Encrypt(hdr, plain)
 	if err != nil {
 		return "", 0, err
 	}
 	if len(v) > maxSessionBytes {
 		return "", 0, errSessionTooLarge
 	}
-	return v, exp, nil
+	return v, hdr.EXP, nil
 }
 
-// writeSession adds the Set-Cookie lines for the session to the response
-// headers: the (chunked) cookie when there is a session, and clears for every
-// cookie of the request that the new state no longer uses.
+// nextHeader returns the header for a session written at now: iat carried
+// from the incoming session (express carries it across a login too).
+func (m *Middleware) nextHeader(st *sessionState, sess *Session, now int64) cookiecrypto.Header {
+	iat := now
+	if st.hadValid {
+		iat = st.header.IAT
+	}
+	return cookiecrypto.Header{IAT: iat, UAT: now, EXP: m.expiry(iat, now, sess)}
+}
+
+// needsTouch reports whether an unchanged session is due for a re-issue.
+func (m *Middleware) needsTouch(st *sessionState, now int64) bool {
+	return m.s.rolling && (m.s.touch < 0 || now-st.header.UAT >= int64(m.s.touch/time.Second))
+}
+
+// peekFresh reports, without decrypting, whether the request's session
+// cookie is a well-formed value that needs no re-issue yet. Such a request
+// can skip the session entirely when the handler never reads it. A forged
+// header gains nothing: the cookie is simply left as it is.
+func (m *Middleware) peekFresh(c *Context) bool {
+	if m.s.store != nil {
+		return false
+	}
+	res := chunk.Read(c.req.Cookies(), m.s.sessionName)
+	if !res.Found {
+		return len(res.Names) == 0
+	}
+	h, err := cookiecrypto.PeekHeader(res.Value)
+	if err != nil {
+		return false
+	}
+	now := m.s.now().Unix()
+	st := sessionState{header: h}
+	return m.headerValid(h, now) && !m.needsTouch(&st, now)
+}
+
+// writeSession is called when the response headers are written: it saves
+// the session (Set-Cookie, and the store entry in store mode) when it
+// changed or is due for a re-issue, and clears cookies that no longer
+// belong to it. Errors are logged: the response status is already chosen.
 func (m *Middleware) writeSession(c *Context) {
 	st := &c.sess
 	if !st.loaded {
-		if !c.hasSessionCookie() {
+		if !c.hasSessionCookie() || m.peekFresh(c) {
 			return
 		}
 		m.loadSession(st, c)
 	}
+	if err := m.saveSession(c); err != nil {
+		m.s.logger.Error("oidc: session not saved", "error", err.Error())
+	}
+}
+
+// saveSession persists the session if needed and adds the Set-Cookie lines.
+// The caller holds c.mu.
+func (m *Middleware) saveSession(c *Context) error {
+	st := &c.sess
+	if st.storeErr != nil {
+		return nil // unknown state: leave the cookie and the store alone
+	}
 	h := c.w.Header()
 	keep := map[string]bool{}
-	if !st.data.empty() {
-		value, exp, err := m.encodeSession(st, st.data)
-		if err != nil {
-			m.s.logger.Error("oidc: session not saved", "error", err.Error())
-			return
+	clearRest := func() {
+		for _, name := range st.cookie.Names {
+			if !keep[name] {
+				addCookie(h, m.s.clearSessionCookie(name))
+				keep[name] = true
+			}
 		}
-		expires := time.Unix(exp, 0)
+		st.cookie.Names = nil
+	}
+	if st.data.empty() {
+		if m.s.store != nil && st.id != "" {
+			ctx, cancel := m.storeContext(c.req.Context())
+			err := m.s.store.Destroy(ctx, st.id)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			}
+			st.id = ""
+		}
+		st.hadValid, st.raw = false, nil
+		clearRest()
+		return nil
+	}
+	plain, err := st.data.marshal()
+	if err != nil {
+		return err
+	}
+	now := m.s.now().Unix()
+	changed := !st.hadValid || st.regenerate || st.oldKey || !bytes.Equal(plain, st.raw)
+	if !changed && !m.needsTouch(st, now) {
+		return nil // the cookies the request carried stay as they are
+	}
+	hdr := m.nextHeader(st, st.data, now)
+	expires := time.Unix(hdr.EXP, 0)
+	if m.s.store != nil {
+		if err := m.storeWrite(c, st, hdr, plain); err != nil {
+			if errors.Is(err, errSessionGone) {
+				clearRest()
+				return nil
+			}
+			return err
+		}
+		value := st.id
+		if m.s.signStoreID {
+			value = m.keys.Sign(m.s.sessionName, st.id)
+		}
+		addCookie(h, m.s.sessionCookie(m.s.sessionName, value, expires))
+		keep[m.s.sessionName] = true
+	} else {
+		value, err := m.keys.Encrypt(hdr, plain)
+		if err != nil {
+			return err
+		}
+		if len(value) > maxSessionBytes {
+			return errSessionTooLarge
+		}
 		size := m.s.chunkSize()
 		if len(value) <= size {
 			addCookie(h, m.s.sessionCookie(m.s.sessionName, value, expires))
@@ -325,12 +517,78 @@ func (m *Middleware) writeSession(c *Context) {
 				keep[name] = true
 			}
 		}
-		h.Set("Cache-Control", "no-store, private")
 	}
-	for _, name := range st.cookie.Names {
-		if !keep[name] {
-			addCookie(h, m.s.clearSessionCookie(name))
-			keep[name] = true
+	h.Set("Cache-Control", "no-store, private")
+	clearRest()
+	st.header, st.hadValid, st.raw, st.oldKey, st.regenerate = hdr, true, plain, false, false
+	return nil
+}
+
+// UpdateStore is an optional Store capability: Update stores entry only if
+// id still exists, atomically, and reports whether it did. With it, a
+// request that was in flight while the session was logged out cannot bring
+// the session back. Without it the middleware checks with Get first.
+type UpdateStore interface {
+	Update(ctx context.Context, id string, entry *StoreEntry, expiry time.Time) (bool, error)
+}
+
+// errSessionGone is returned when a session was destroyed while the request
+// was in flight.
+var errSessionGone = errors.New("oidc: the session was logged out during the request")
+
+// storeWrite saves the session in the store under its id (a new one at
+// login), and destroys the old entry when the id changes.
+func (m *Middleware) storeWrite(c *Context, st *sessionState, hdr cookiecrypto.Header, plain []byte) error {
+	ctx, cancel := m.storeContext(c.req.Context())
+	defer cancel()
+	old := st.id
+	id := old
+	if id == "" || st.regenerate {
+		var err error
+		if id, err = m.s.genid(c.req); err != nil {
+			return fmt.Errorf("oidc: Session.Genid: %w", err)
+		}
+		if _, ok := m.storeID(id); !ok || id == old {
+			return fmt.Errorf("oidc: Session.Genid returned an unusable id")
 		}
 	}
+	expiry := time.Unix(hdr.EXP, 0)
+	entry := &StoreEntry{
+		Header: StoreHeader{IAT: hdr.IAT, UAT: hdr.UAT, EXP: hdr.EXP},
+		Data:   plain,
+		Cookie: &StoreCookie{Expires: hdr.EXP * 1000, MaxAge: (hdr.EXP - hdr.UAT) * 1000},
+		ID:     id,
+	}
+	if id == old {
+		// An update: never re-create a session that a logout destroyed
+		// meanwhile.
+		ok, err := m.updateIfExists(ctx, id, entry, expiry)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		if !ok {
+			st.data, st.id = nil, ""
+			return errSessionGone
+		}
+	} else if err := m.s.store.Set(ctx, id, entry, expiry); err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	if old != "" && old != id {
+		if err := m.s.store.Destroy(ctx, old); err != nil {
+			m.s.logger.Warn("oidc: old session entry not destroyed", "error", err.Error())
+		}
+	}
+	st.id = id
+	return nil
+}
+
+func (m *Middleware) updateIfExists(ctx context.Context, id string, entry *StoreEntry, expiry time.Time) (bool, error) {
+	if u, ok := m.s.store.(UpdateStore); ok {
+		return u.Update(ctx, id, entry, expiry)
+	}
+	cur, err := m.s.store.Get(ctx, id)
+	if err != nil || cur == nil {
+		return false, err
+	}
+	return true, m.s.store.Set(ctx, id, entry, expiry)
 }

@@ -1,7 +1,9 @@
 package oidc
 
 import (
+	"crypto"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +29,7 @@ const (
 	defaultHTTPTimeout       = 5 * time.Second
 	minHTTPTimeout           = 500 * time.Millisecond
 	defaultDiscoveryMaxAge   = 10 * time.Minute
+	defaultTouchInterval     = time.Minute
 	defaultIDTokenSigningAlg = "RS256"
 	defaultUserAgent         = "openidconnect-go/" + Version
 	minSecretLength          = 8
@@ -64,6 +67,16 @@ type settings struct {
 	clientSecret  string
 	authMethod    string
 
+	// Client authentication and authorization-request extras (clientauth.go).
+	assertionKey crypto.Signer // private_key_jwt
+	assertionAlg string        // private_key_jwt or client_secret_jwt
+	requestKey   crypto.Signer // JAR
+	requestAlg   string
+	requestKeyID string
+	par          bool
+	silentLogin  bool
+	useMTLS      bool
+
 	authRequired   bool
 	rolling        bool
 	rollingDur     time.Duration
@@ -73,6 +86,11 @@ type settings struct {
 	txName         string
 	txSameSite     http.SameSite
 	legacySameSite bool
+	store          Store
+	genid          func(*http.Request) (string, error)
+	signStoreID    bool
+	requireSigned  bool
+	touch          time.Duration // <0: every response
 
 	authParams   map[string]string
 	responseType string
@@ -98,6 +116,8 @@ type settings struct {
 	logoutParams  map[string]string
 	tokenParams   map[string]string
 	getLoginState func(*http.Request, LoginOptions) (map[string]any, error)
+
+	bcl *backchannelSettings // nil: back-channel logout off (backchannel.go)
 }
 
 // cookieAttrs are the attributes shared by the cookies the middleware writes.
@@ -193,10 +213,16 @@ func resolve(cfg Config) (*settings, error) {
 	if err := s.resolveClient(cfg); err != nil {
 		return nil, err
 	}
+	if err := s.resolveClientAuth(cfg, lookup); err != nil {
+		return nil, err
+	}
 	if err := s.resolveSession(cfg); err != nil {
 		return nil, err
 	}
 	if err := s.resolveRoutes(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.resolveBackchannel(cfg); err != nil { // backchannel.go
 		return nil, err
 	}
 
@@ -335,28 +361,6 @@ func (s *settings) resolveClient(cfg Config) error {
 		return cfgErr("ClientSecret", "is required for ID tokens with HMAC based algorithms (%s)", alg)
 	}
 	s.alg = alg
-
-	method := cfg.ClientAuthMethod
-	if method == "" {
-		if s.responseType == "id_token" {
-			method = "none"
-		} else {
-			method = "client_secret_basic"
-		}
-	}
-	switch method {
-	case "client_secret_basic", "client_secret_post":
-		if s.clientSecret == "" {
-			return cfgErr("ClientSecret", "is required for the ClientAuthMethod %q", method)
-		}
-	case "none":
-		if s.responseType != "id_token" {
-			return cfgErr("ClientAuthMethod", `"none" (public clients) is not supported for the code or hybrid flow`)
-		}
-	default:
-		return cfgErr("ClientAuthMethod", `must be "client_secret_basic", "client_secret_post" or "none"`)
-	}
-	s.authMethod = method
 	return nil
 }
 
@@ -387,6 +391,24 @@ func (s *settings) resolveSession(cfg Config) error {
 		if d > 0 && d < time.Second {
 			return cfgErr(opt, "must be at least one second")
 		}
+	}
+
+	s.store = sc.Store
+	s.genid = sc.Genid
+	if s.genid == nil {
+		s.genid = s.defaultGenid
+	}
+	s.signStoreID = sc.SignSessionStoreCookie
+	s.requireSigned = boolOr(sc.RequireSignedSessionStoreCookie, sc.SignSessionStoreCookie)
+	if s.requireSigned && !s.signStoreID {
+		return cfgErr("Session.RequireSignedSessionStoreCookie", "requires Session.SignSessionStoreCookie")
+	}
+	if s.store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie) {
+		s.logger.Warn("oidc: Session.Genid and Session.SignSessionStoreCookie only apply with Session.Store")
+	}
+	s.touch = sc.TouchInterval
+	if s.touch == 0 {
+		s.touch = defaultTouchInterval
 	}
 
 	s.sessionName = sc.Name
@@ -548,6 +570,15 @@ func joinURL(base, path string) string {
 		return base
 	}
 	return strings.TrimRight(base, "/") + "/" + strings.TrimLeft(path, "/")
+}
+
+// defaultGenid returns 16 random bytes in hex, like express-openid-connect.
+func (s *settings) defaultGenid(*http.Request) (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(s.random, b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
 }
 
 func defaultLoginState(_ *http.Request, opts LoginOptions) (map[string]any, error) {

@@ -764,3 +764,37 @@ func byteSize(n int) string {
 	}
 	return strconv.Itoa(n) + "B"
 }
+
+func TestDecryptKeyIndexAndPeek(t *testing.T) {
+	oldRing, err := NewKeyring([][]byte{[]byte("old-secret-value")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := NewKeyring([][]byte{[]byte("new-secret-value"), []byte("old-secret-value")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Header{IAT: 1, UAT: 2, EXP: 3}
+	for name, tc := range map[string]struct {
+		ring *Keyring
+		want int
+	}{"current key": {both, 0}, "rotated-out key": {oldRing, 1}} {
+		t.Run(name, func(t *testing.T) {
+			v, err := tc.ring.Encrypt(h, []byte(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, idx, err := both.DecryptKey(v)
+			if err != nil || idx != tc.want || got != h {
+				t.Fatalf("DecryptKey = %v, %d, %v; want %v, %d", got, idx, err, h, tc.want)
+			}
+			peek, err := PeekHeader(v)
+			if err != nil || peek != h {
+				t.Fatalf("PeekHeader = %v, %v", peek, err)
+			}
+		})
+	}
+	if _, err := PeekHeader("not-a-jwe"); err == nil {
+		t.Fatal("PeekHeader accepted garbage")
+	}
+}

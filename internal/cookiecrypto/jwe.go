@@ -118,17 +118,50 @@ func writeB64(sb *strings.Builder, src []byte) {
 // duplicate members are not. Errors wrap ErrMalformed or ErrDecrypt.
 // Decrypt never panics and is safe for concurrent use.
 func (k *Keyring) Decrypt(compact string) (Header, []byte, error) {
+	h, pt, _, err := k.DecryptKey(compact)
+	return h, pt, err
+}
+
+// DecryptKey is Decrypt that also returns the index of the key that
+// decrypted the value (0 is the current key; higher means the value should
+// be re-encrypted).
+func (k *Keyring) DecryptKey(compact string) (Header, []byte, int, error) {
+	return k.decryptFramed(compact)
+}
+
+// PeekHeader returns the iat/uat/exp members of a JWE's protected header
+// WITHOUT authenticating them. Use it only to decide whether a value needs
+// work (for example a re-issue); never to trust a session.
+func PeekHeader(compact string) (Header, error) {
 	if len(compact) > MaxCompactSize {
-		return Header{}, nil, fmt.Errorf("%w: value longer than %d bytes", ErrMalformed, MaxCompactSize)
+		return Header{}, fmt.Errorf("%w: value too long", ErrMalformed)
+	}
+	seg, _, ok := strings.Cut(compact, ".")
+	if !ok || seg == "" {
+		return Header{}, fmt.Errorf("%w: no header", ErrMalformed)
+	}
+	h, useJose, err := parseProtected(seg)
+	if err != nil {
+		return Header{}, err
+	}
+	if useJose {
+		return Header{}, fmt.Errorf("%w: non-canonical header", ErrMalformed)
+	}
+	return h, nil
+}
+
+func (k *Keyring) decryptFramed(compact string) (Header, []byte, int, error) {
+	if len(compact) > MaxCompactSize {
+		return Header{}, nil, 0, fmt.Errorf("%w: value longer than %d bytes", ErrMalformed, MaxCompactSize)
 	}
 	// Count before splitting: never build a slice sized by attacker input.
 	if strings.Count(compact, ".") != 4 {
-		return Header{}, nil, fmt.Errorf("%w: JWE compact must have 5 segments", ErrMalformed)
+		return Header{}, nil, 0, fmt.Errorf("%w: JWE compact must have 5 segments", ErrMalformed)
 	}
 	// The base64 decoder skips CR and LF; refuse them so that exactly one
 	// string maps to each JWE.
 	if strings.IndexByte(compact, '\n') >= 0 || strings.IndexByte(compact, '\r') >= 0 {
-		return Header{}, nil, fmt.Errorf("%w: invalid character", ErrMalformed)
+		return Header{}, nil, 0, fmt.Errorf("%w: invalid character", ErrMalformed)
 	}
 	hS, rest, _ := strings.Cut(compact, ".")
 	ekS, rest, _ := strings.Cut(rest, ".")
@@ -136,18 +169,18 @@ func (k *Keyring) Decrypt(compact string) (Header, []byte, error) {
 	ctS, tagS, _ := strings.Cut(rest, ".")
 	switch {
 	case hS == "":
-		return Header{}, nil, fmt.Errorf("%w: empty protected header", ErrMalformed)
+		return Header{}, nil, 0, fmt.Errorf("%w: empty protected header", ErrMalformed)
 	case ekS != "":
-		return Header{}, nil, fmt.Errorf("%w: encrypted key must be empty for alg dir", ErrMalformed)
+		return Header{}, nil, 0, fmt.Errorf("%w: encrypted key must be empty for alg dir", ErrMalformed)
 	case len(ivS) != ivB64Len:
-		return Header{}, nil, fmt.Errorf("%w: IV must be %d bytes", ErrMalformed, ivSize)
+		return Header{}, nil, 0, fmt.Errorf("%w: IV must be %d bytes", ErrMalformed, ivSize)
 	case len(tagS) != tagB64Len:
-		return Header{}, nil, fmt.Errorf("%w: tag must be %d bytes", ErrMalformed, tagSize)
+		return Header{}, nil, 0, fmt.Errorf("%w: tag must be %d bytes", ErrMalformed, tagSize)
 	}
 
 	h, useJose, err := parseProtected(hS)
 	if err != nil {
-		return Header{}, nil, err
+		return Header{}, nil, 0, err
 	}
 	if useJose {
 		return k.decryptJose(compact)
@@ -155,7 +188,7 @@ func (k *Keyring) Decrypt(compact string) (Header, []byte, error) {
 
 	ctLen, ok := decodedLen(len(ctS))
 	if !ok {
-		return Header{}, nil, fmt.Errorf("%w: bad ciphertext encoding", ErrMalformed)
+		return Header{}, nil, 0, fmt.Errorf("%w: bad ciphertext encoding", ErrMalformed)
 	}
 	// One allocation: AAD | IV | ciphertext+tag | plaintext (returned, last).
 	aadEnd := len(hS)
@@ -168,37 +201,39 @@ func (k *Keyring) Decrypt(compact string) (Header, []byte, error) {
 	iv := mem[aadEnd:ivEnd]
 	sealed := mem[ivEnd:tagEnd]
 	if !decodeStrict(iv, ivS) || !decodeStrict(mem[ivEnd:ctEnd], ctS) || !decodeStrict(mem[ctEnd:tagEnd], tagS) {
-		return Header{}, nil, fmt.Errorf("%w: bad base64url", ErrMalformed)
+		return Header{}, nil, 0, fmt.Errorf("%w: bad base64url", ErrMalformed)
 	}
 	out := mem[tagEnd:tagEnd]
-	for _, key := range k.keys {
+	for i, key := range k.keys {
 		pt, err := key.aead.Open(out, iv, sealed, aad)
 		if err == nil {
-			return h, pt, nil
+			return h, pt, i, nil
 		}
 	}
-	return Header{}, nil, fmt.Errorf("%w: no key authenticated the JWE", ErrDecrypt)
+	return Header{}, nil, 0, fmt.Errorf("%w: no key authenticated the JWE", ErrDecrypt)
 }
 
 // decryptJose is the compatibility fallback for protected headers that the
 // fast path does not interpret itself. go-jose is restricted to dir +
 // A256GCM; a "zip" member is refused before decryption (no decompression).
-func (k *Keyring) decryptJose(compact string) (Header, []byte, error) {
+func (k *Keyring) decryptJose(compact string) (Header, []byte, int, error) {
 	obj, err := jose.ParseEncryptedCompact(compact, []jose.KeyAlgorithm{jose.DIRECT}, []jose.ContentEncryption{jose.A256GCM})
 	if err != nil {
-		return Header{}, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return Header{}, nil, 0, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if _, ok := obj.Header.ExtraHeaders[jose.HeaderKey("zip")]; ok {
-		return Header{}, nil, fmt.Errorf("%w: zip is not supported", ErrMalformed)
+		return Header{}, nil, 0, fmt.Errorf("%w: zip is not supported", ErrMalformed)
 	}
 	var pt []byte
-	for _, key := range k.keys {
+	idx := 0
+	for i, key := range k.keys {
 		if pt, err = obj.Decrypt(key.encKey); err == nil {
+			idx = i
 			break
 		}
 	}
 	if err != nil {
-		return Header{}, nil, fmt.Errorf("%w: no key authenticated the JWE", ErrDecrypt)
+		return Header{}, nil, 0, fmt.Errorf("%w: no key authenticated the JWE", ErrDecrypt)
 	}
 	var h Header
 	for _, m := range []struct {
@@ -207,11 +242,11 @@ func (k *Keyring) decryptJose(compact string) (Header, []byte, error) {
 	}{{"iat", &h.IAT}, {"uat", &h.UAT}, {"exp", &h.EXP}} {
 		v, ok := floatToInt(obj.Header.ExtraHeaders[jose.HeaderKey(m.name)])
 		if !ok {
-			return Header{}, nil, fmt.Errorf("%w: header %q must be an integer", ErrMalformed, m.name)
+			return Header{}, nil, 0, fmt.Errorf("%w: header %q must be an integer", ErrMalformed, m.name)
 		}
 		*m.dst = v
 	}
-	return h, pt, nil
+	return h, pt, idx, nil
 }
 
 // floatToInt converts a JSON number decoded as float64 to int64 if it is an
