@@ -31,6 +31,12 @@ func RequiresAuth() func(http.Handler) http.Handler {
 
 // requireLogin answers an anonymous request to a protected route.
 func (m *Middleware) requireLogin(w http.ResponseWriter, r *http.Request, c *Context) {
+	if err := c.storeError(); err != nil {
+		// The session exists but cannot be read now: not a login, a retry.
+		m.s.errorHandler(w, r, newError(http.StatusServiceUnavailable, "session_store_unavailable",
+			"Your session cannot be read right now. Please try again shortly.", err))
+		return
+	}
 	if !m.s.cfg.ErrorOnRequiredAuth && acceptsHTML(r) {
 		c.Login(w, r, LoginOptions{})
 		return

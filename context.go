@@ -57,6 +57,15 @@ func (c *Context) hasSessionCookie() bool {
 	return false
 }
 
+// storeError returns the session store's read error for this request, if
+// any.
+func (c *Context) storeError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.session()
+	return c.sess.storeErr
+}
+
 // IsAuthenticated reports whether the request carries a valid login session.
 func (c *Context) IsAuthenticated() bool {
 	c.mu.Lock()

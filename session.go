@@ -304,15 +304,21 @@ func (m *Middleware) storeID(value string) (string, bool) {
 			return "", false
 		}
 	}
+	return id, validID(id)
+}
+
+// validID reports whether id is usable as a session id and cookie value.
+// A "." would break express's id.signature format.
+func validID(id string) bool {
 	if id == "" || len(id) > 256 {
-		return "", false
+		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '\\' {
-			return "", false
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '\\' || c == '.' {
+			return false
 		}
 	}
-	return id, true
+	return true
 }
 
 // storeContext bounds store calls, independently of the request's own
@@ -548,7 +554,7 @@ func (m *Middleware) storeWrite(c *Context, st *sessionState, hdr cookiecrypto.H
 		if id, err = m.s.genid(c.req); err != nil {
 			return fmt.Errorf("oidc: Session.Genid: %w", err)
 		}
-		if _, ok := m.storeID(id); !ok || id == old {
+		if !validID(id) || id == old {
 			return fmt.Errorf("oidc: Session.Genid returned an unusable id")
 		}
 	}

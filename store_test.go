@@ -1,0 +1,340 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openidconnect-go/oidc/oidctest"
+)
+
+// stFakeStore is an in-memory Store with fault injection and call records.
+type stFakeStore struct {
+	mu        sync.Mutex
+	entries   map[string]*StoreEntry
+	expiries  map[string]time.Time
+	failGet   error
+	failSet   error
+	sets      int
+	destroyed []string
+}
+
+func newSTFakeStore() *stFakeStore {
+	return &stFakeStore{entries: map[string]*StoreEntry{}, expiries: map[string]time.Time{}}
+}
+
+func (s *stFakeStore) Get(_ context.Context, id string) (*StoreEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failGet != nil {
+		return nil, s.failGet
+	}
+	e, ok := s.entries[id]
+	if !ok {
+		return nil, nil
+	}
+	c := *e
+	return &c, nil
+}
+
+func (s *stFakeStore) Set(_ context.Context, id string, e *StoreEntry, exp time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failSet != nil {
+		return s.failSet
+	}
+	c := *e
+	s.entries[id], s.expiries[id] = &c, exp
+	s.sets++
+	return nil
+}
+
+func (s *stFakeStore) Destroy(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.entries, id)
+	s.destroyed = append(s.destroyed, id)
+	return nil
+}
+
+func (s *stFakeStore) ids() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for id := range s.entries {
+		out = append(out, id)
+	}
+	return out
+}
+
+func (s *stFakeStore) fail(get, set error) {
+	s.mu.Lock()
+	s.failGet, s.failSet = get, set
+	s.mu.Unlock()
+}
+
+func stApp(t *testing.T, store Store, mutate func(*Config), h http.Handler) *testApp {
+	t.Helper()
+	return newTestApp(t, oidctest.Options{Subject: "u1"}, func(c *Config) {
+		codeFlow(c)
+		c.Session.Store = store
+		if mutate != nil {
+			mutate(c)
+		}
+	}, h)
+}
+
+// stCookie returns the session cookie value the browser holds.
+func stCookie(t *testing.T, a *testApp, b *browser) string {
+	t.Helper()
+	u, _ := url.Parse(a.url("/"))
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == "appSession" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func TestStoreSessions(t *testing.T) {
+	t.Parallel()
+	t.Run("should not create a session when there are no cookies", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		app := stApp(t, store, nil, nil)
+		resp, _ := app.browser().get(app.url("/public"))
+		assert.Empty(t, resp.Header.Values("Set-Cookie"))
+		assert.Empty(t, store.ids())
+	})
+	t.Run("login stores the session; the cookie carries only the id; TTL is the session expiry (ST-05)", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		app := stApp(t, store, nil, nil)
+		b := app.browser()
+		b.login(app, "/login")
+		id := stCookie(t, app, b)
+		require.Len(t, id, 32, "16 random bytes in hex")
+		require.Equal(t, []string{id}, store.ids())
+		e := store.entries[id]
+		assert.Equal(t, id, e.ID)
+		assert.Equal(t, e.Header.EXP, store.expiries[id].Unix())
+		assert.Equal(t, e.Header.EXP*1000, e.Cookie.Expires)
+		var data map[string]any
+		require.NoError(t, json.Unmarshal(e.Data, &data))
+		assert.NotEmpty(t, data["id_token"])
+		assert.Equal(t, true, b.session(app)["authenticated"])
+	})
+	t.Run("SESS-04 anonymous id is replaced at login and its data carried over", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		app := stApp(t, store, nil, nil)
+		b := app.browser()
+		b.get(app.url("/set?basket=apples"))
+		anon := stCookie(t, app, b)
+		require.NotEmpty(t, anon)
+		b.login(app, "/login")
+		id := stCookie(t, app, b)
+		assert.NotEqual(t, anon, id)
+		assert.Equal(t, []string{id}, store.ids(), "the anonymous entry is destroyed")
+		assert.Equal(t, map[string]any{"basket": "apples"}, b.session(app)["values"])
+	})
+	t.Run("SESS-04 another user gets a new id and none of the old data; the same user keeps the id", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		app := stApp(t, store, nil, nil)
+		b := app.browser()
+		b.login(app, "/login")
+		b.get(app.url("/set?mine=u1"))
+		first := stCookie(t, app, b)
+		b.login(app, "/login")
+		assert.Equal(t, first, stCookie(t, app, b), "same user: id may be kept")
+		app.op.SetOptions(func(o *oidctest.Options) { o.Subject = "u2" })
+		b.login(app, "/login")
+		second := stCookie(t, app, b)
+		assert.NotEqual(t, first, second)
+		assert.Equal(t, []string{second}, store.ids())
+		s := b.session(app)
+		assert.Nil(t, s["values"])
+		assert.Equal(t, "u2", s["user"].(map[string]any)["sub"])
+	})
+	t.Run("a planted unknown id is never reused", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		app := stApp(t, store, nil, nil)
+		b := app.browser()
+		u, _ := url.Parse(app.url("/"))
+		b.jar.SetCookies(u, []*http.Cookie{{Name: "appSession", Value: "0123456789abcdef0123456789abcdef", Path: "/"}})
+		b.login(app, "/login")
+		assert.NotEqual(t, "0123456789abcdef0123456789abcdef", stCookie(t, app, b))
+	})
+	t.Run("should destroy an existing session", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		app := stApp(t, store, nil, nil)
+		b := app.browser()
+		b.login(app, "/login")
+		id := stCookie(t, app, b)
+		b.get(app.url("/logout"))
+		assert.Empty(t, store.ids())
+		assert.Contains(t, store.destroyed, id)
+		assert.Equal(t, false, b.session(app)["authenticated"])
+	})
+	t.Run("unchanged sessions are not rewritten until the touch interval", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		app := stApp(t, store, nil, nil)
+		b := app.browser()
+		b.login(app, "/login")
+		sets := store.sets
+		b.session(app)
+		b.session(app)
+		assert.Equal(t, sets, store.sets)
+		app.clk.Advance(2 * time.Minute)
+		resp, _ := b.get(app.url("/"))
+		assert.Equal(t, sets+1, store.sets)
+		assert.Len(t, setCookies(resp, "appSession"), 1, "the cookie expiry moves with the entry")
+	})
+}
+
+// TestStoreFailures covers ST-01, ST-02 and ST-03.
+func TestStoreFailures(t *testing.T) {
+	t.Parallel()
+	t.Run("ST-01 read errors give 503 and keep the session", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		protected := RequiresAuth()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) }))
+		app := stApp(t, store, nil, protected)
+		b := app.browser()
+		b.login(app, "/login")
+		store.fail(errors.New("connection refused"), nil)
+		for _, accept := range []string{"text/html", "application/json"} {
+			resp, _ := b.get(app.url("/x"), "Accept", accept)
+			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+			assert.Empty(t, setCookies(resp, "appSession"), "no cookie is cleared")
+		}
+		store.fail(nil, nil)
+		resp, body := b.get(app.url("/x"))
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, "ok", body)
+	})
+	t.Run("ST-02 a failing write at login is a 5xx, not a logged-in redirect", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		app := stApp(t, store, nil, nil)
+		b := app.browser()
+		store.fail(nil, errors.New("disk full"))
+		resp, body := b.login(app, "/login")
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, body)
+		assert.Empty(t, resp.Header.Get("Location"))
+		assert.NotContains(t, body, "disk full")
+		store.fail(nil, nil)
+		assert.Equal(t, false, b.session(app)["authenticated"])
+	})
+	t.Run("ST-03 a logout during an in-flight request is not undone", func(t *testing.T) {
+		t.Parallel()
+		store := newSTFakeStore()
+		entered, release := make(chan struct{}), make(chan struct{})
+		mux := http.NewServeMux()
+		mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+			_ = FromRequest(r).Set("touched", "yes") // changes the session: a write is due
+			close(entered)
+			<-release
+			_, _ = w.Write([]byte("done"))
+		})
+		mux.Handle("/", appHandler())
+		app := stApp(t, store, nil, mux)
+		b := app.browser()
+		b.login(app, "/login")
+		done := make(chan *http.Response)
+		go func() {
+			resp, _ := b.get(app.url("/slow"))
+			done <- resp
+		}()
+		<-entered
+		b.get(app.url("/logout"))
+		close(release)
+		resp := <-done
+		assert.Empty(t, store.ids(), "the slow request did not re-create the session")
+		for _, c := range setCookies(resp, "appSession") {
+			assert.Empty(t, c.Value)
+		}
+	})
+}
+
+// TestStoreSignedCookie covers express's signSessionStoreCookie options.
+func TestStoreSignedCookie(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name            string
+		sign            bool
+		require         *bool
+		plantedUnsigned bool
+		wantAuth        bool
+	}{
+		{"should not sign the session cookie if signSessionStoreCookie is false", false, nil, true, true},
+		{"unsigned ids are refused when signing is required", true, nil, true, false},
+		{"should allow migration by signing the session cookie but not requiring it to be signed", true, Bool(false), true, true},
+		{"should allow signed session cookies when not requiring it to be signed", true, Bool(false), false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store := newSTFakeStore()
+			app := stApp(t, store, func(c *Config) {
+				c.Session.SignSessionStoreCookie = tc.sign
+				c.Session.RequireSignedSessionStoreCookie = tc.require
+			}, nil)
+			b := app.browser()
+			b.login(app, "/login")
+			value := stCookie(t, app, b)
+			id, sig, signed := strings.Cut(value, ".")
+			assert.Equal(t, tc.sign, signed)
+			if signed {
+				assert.Equal(t, app.m.keys.Sign("appSession", id), value)
+				assert.Len(t, sig, 43)
+			}
+			if tc.plantedUnsigned {
+				u, _ := url.Parse(app.url("/"))
+				b.jar.SetCookies(u, []*http.Cookie{{Name: "appSession", Value: id, Path: "/"}})
+			}
+			assert.Equal(t, tc.wantAuth, b.session(app)["authenticated"])
+		})
+	}
+	t.Run("express vector: id 0123abcd signed with __test_secret__", func(t *testing.T) {
+		t.Parallel()
+		m, err := New(Config{Secret: Secrets{"__test_secret__"}, IssuerBaseURL: "https://op.example.com",
+			BaseURL: "https://app.example", ClientID: "c", LookupEnv: func(string) (string, bool) { return "", false },
+			Session: SessionConfig{Store: newSTFakeStore(), SignSessionStoreCookie: true}})
+		require.NoError(t, err)
+		id, ok := m.storeID("0123abcd.Dwuz-2ltoiBuaxyHi8urRIjcMCRiAiUPrywavWkNfms")
+		assert.True(t, ok)
+		assert.Equal(t, "0123abcd", id)
+	})
+}
+
+// TestStoreIDMismatch: an entry stored under another id is a store fault,
+// not a session (GHSA-92cp-5422-2mw7 defence).
+func TestStoreIDMismatch(t *testing.T) {
+	t.Parallel()
+	store := newSTFakeStore()
+	protected := RequiresAuth()(appHandler())
+	app := stApp(t, store, nil, protected)
+	b := app.browser()
+	b.login(app, "/login")
+	id := stCookie(t, app, b)
+	store.mu.Lock()
+	store.entries[id].ID = "someone-else"
+	store.mu.Unlock()
+	resp, _ := b.get(app.url("/"), "Accept", "application/json")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
