@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -70,7 +71,14 @@ func (c *Context) storeError() error {
 func (c *Context) IsAuthenticated() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.idTokenClaimsLocked() != nil
+	s := c.session()
+	if s == nil || s.IDToken == "" {
+		return false
+	}
+	if c.claims != nil && c.claimsFor == s.IDToken {
+		return true
+	}
+	return isJWTObject(string(s.IDToken))
 }
 
 // IDToken returns the raw ID token of the session, or "".
@@ -177,6 +185,7 @@ func (c *Context) Set(key string, value any) error {
 		s.Values = map[string]any{}
 	}
 	s.Values[key] = value
+	c.sess.dirty = true
 	return nil
 }
 
@@ -186,7 +195,10 @@ func (c *Context) Delete(key string) {
 	defer c.mu.Unlock()
 	c.warnIfCommitted()
 	if s := c.session(); s != nil {
-		delete(s.Values, key)
+		if _, ok := s.Values[key]; ok {
+			delete(s.Values, key)
+			c.sess.dirty = true
+		}
 	}
 }
 
@@ -205,6 +217,7 @@ func (c *Context) setSessionLocked(s *Session) {
 		s = nil
 	}
 	c.sess.data = s
+	c.sess.dirty = true
 	c.claims, c.claimsFor = nil, ""
 }
 
@@ -244,6 +257,32 @@ func (c Claims) clone() Claims {
 		return nil
 	}
 	return out
+}
+
+// isJWTObject reports whether token has three segments and a payload that is
+// a JSON object, without building the claims (the hot path of RequiresAuth).
+func isJWTObject(token string) bool {
+	first := strings.IndexByte(token, '.')
+	if first < 0 {
+		return false
+	}
+	rest := token[first+1:]
+	second := strings.IndexByte(rest, '.')
+	if second < 0 || strings.IndexByte(rest[second+1:], '.') >= 0 {
+		return false
+	}
+	seg := rest[:second]
+	var stack [1024]byte
+	buf := stack[:0]
+	if n := base64.RawURLEncoding.DecodedLen(len(seg)); n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
+	payload, err := base64.RawURLEncoding.AppendDecode(buf, []byte(seg))
+	if err != nil {
+		return false
+	}
+	payload = bytes.TrimLeft(payload, " \t\r\n")
+	return len(payload) > 0 && payload[0] == '{' && json.Valid(payload)
 }
 
 // decodeClaims decodes a JWT's payload without verifying it.

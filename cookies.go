@@ -85,8 +85,24 @@ func (s *settings) clearSessionCookie(name string) setCookie {
 
 // chunkSize is the largest value that fits one Set-Cookie line of at most
 // 4096 bytes, computed from an empty chunk cookie as express-openid-connect
-// does.
-func (s *settings) chunkSize() int {
-	empty := s.sessionCookie(s.sessionName+".0", "", time.Unix(1700000000, 0))
-	return maxCookieSize - len(empty.String())
+// does, but for the chunk names actually used: with ten or more chunks the
+// names grow, which express does not account for.
+func (s *settings) chunkSize(valueLen int) int {
+	size := 0
+	for digits := 1; digits < 4; digits++ {
+		empty := s.sessionCookie(s.sessionName+"."+strings.Repeat("0", digits), "", time.Unix(1700000000, 0))
+		size = maxCookieSize - len(empty.String())
+		if size <= 0 || (valueLen+size-1)/size <= pow10(digits) {
+			break
+		}
+	}
+	return size
+}
+
+func pow10(n int) int {
+	p := 1
+	for range n {
+		p *= 10
+	}
+	return p
 }

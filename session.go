@@ -11,6 +11,7 @@ import (
 
 	"github.com/openidconnect-go/oidc/internal/chunk"
 	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
+	"github.com/openidconnect-go/oidc/internal/sessionjson"
 )
 
 // maxSessionBytes caps the encrypted session cookie. Above it a session is
@@ -141,73 +142,32 @@ func (s *Session) marshal() ([]byte, error) {
 // unmarshalSession decodes express-openid-connect's session JSON. Unknown
 // keys are kept in Values; wrongly typed known keys are an error.
 func unmarshalSession(data []byte) (*Session, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
+	f, err := sessionjson.Decode(data)
+	if err != nil {
 		return nil, err
 	}
-	s := &Session{}
-	str := func(k string) (string, error) {
-		v, ok := raw[k]
-		if !ok || string(v) == "null" {
-			return "", nil
+	s := &Session{
+		IDToken: Secret(f.IDToken), AccessToken: Secret(f.AccessToken), RefreshToken: Secret(f.RefreshToken),
+		TokenType: f.TokenType, SID: f.SID, ExpiresAt: f.ExpiresAt, SessionExpiresAt: f.SessionExpiresAt,
+	}
+	if len(f.Extra) > 0 {
+		s.Values = make(map[string]any, len(f.Extra))
+		for k, raw := range f.Extra {
+			var v any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, err
+			}
+			s.Values[k] = v
 		}
-		var out string
-		if err := json.Unmarshal(v, &out); err != nil {
-			return "", fmt.Errorf("session key %q: %w", k, err)
-		}
-		return out, nil
-	}
-	num := func(k string) (int64, error) {
-		v, ok := raw[k]
-		if !ok || string(v) == "null" {
-			return 0, nil
-		}
-		var f float64
-		if err := json.Unmarshal(v, &f); err != nil {
-			return 0, fmt.Errorf("session key %q: %w", k, err)
-		}
-		return int64(f), nil
-	}
-	var err error
-	var v string
-	if v, err = str("id_token"); err != nil {
-		return nil, err
-	}
-	s.IDToken = Secret(v)
-	if v, err = str("access_token"); err != nil {
-		return nil, err
-	}
-	s.AccessToken = Secret(v)
-	if v, err = str("refresh_token"); err != nil {
-		return nil, err
-	}
-	s.RefreshToken = Secret(v)
-	if s.TokenType, err = str("token_type"); err != nil {
-		return nil, err
-	}
-	if s.SID, err = str("sid"); err != nil {
-		return nil, err
-	}
-	if s.ExpiresAt, err = num("expires_at"); err != nil {
-		return nil, err
-	}
-	if s.SessionExpiresAt, err = num("sessionExpiresAt"); err != nil {
-		return nil, err
-	}
-	for k, v := range raw {
-		if reservedKeys[k] {
-			continue
-		}
-		var val any
-		if err := json.Unmarshal(v, &val); err != nil {
-			return nil, err
-		}
-		if s.Values == nil {
-			s.Values = make(map[string]any)
-		}
-		s.Values[k] = val
 	}
 	return s, nil
+}
+
+// sameScalars reports whether a and b have equal token and id members.
+func sameScalars(a, b *Session) bool {
+	return a.IDToken == b.IDToken && a.AccessToken == b.AccessToken && a.RefreshToken == b.RefreshToken &&
+		a.TokenType == b.TokenType && a.ExpiresAt == b.ExpiresAt && a.SID == b.SID &&
+		a.SessionExpiresAt == b.SessionExpiresAt && len(a.Values) == len(b.Values)
 }
 
 // sessionState is the per-request view of the session.
@@ -217,7 +177,8 @@ type sessionState struct {
 	header   cookiecrypto.Header // header of a valid incoming session
 	hadValid bool
 	data     *Session // nil: no session
-	raw      []byte   // the session JSON as read, for change detection
+	snap     Session  // shallow copy of data as read or last written
+	dirty    bool     // changed through the Context (Set, Delete, SetSession, ...)
 	oldKey   bool     // read with a secret other than the current one
 
 	// Store mode.
@@ -286,9 +247,9 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	}
 	st.header = hdr
 	st.hadValid = true
-	st.raw = plain
 	if !sess.empty() {
 		st.data = sess
+		st.snap = *sess
 	}
 }
 
@@ -404,9 +365,15 @@ func (m *Middleware) nextHeader(st *sessionState, sess *Session, now int64) cook
 	return cookiecrypto.Header{IAT: iat, UAT: now, EXP: m.expiry(iat, now, sess)}
 }
 
-// needsTouch reports whether an unchanged session is due for a re-issue.
+// needsTouch reports whether an unchanged session is due for a re-issue. The
+// interval is at most a tenth of the idle timeout, so a short
+// RollingDuration is still extended by activity.
 func (m *Middleware) needsTouch(st *sessionState, now int64) bool {
-	return m.s.rolling && (m.s.touch < 0 || now-st.header.UAT >= int64(m.s.touch/time.Second))
+	if !m.s.rolling {
+		return false
+	}
+	touch := min(m.s.touch, m.s.rollingDur/10)
+	return touch < time.Second || now-st.header.UAT >= int64(touch/time.Second)
 }
 
 // peekFresh reports, without decrypting, whether the request's session
@@ -475,18 +442,18 @@ func (m *Middleware) saveSession(c *Context) error {
 			}
 			st.id = ""
 		}
-		st.hadValid, st.raw = false, nil
+		st.hadValid, st.dirty = false, false
 		clearRest()
 		return nil
+	}
+	now := m.s.now().Unix()
+	changed := !st.hadValid || st.regenerate || st.oldKey || st.dirty || !sameScalars(st.data, &st.snap)
+	if !changed && !m.needsTouch(st, now) {
+		return nil // the cookies the request carried stay as they are
 	}
 	plain, err := st.data.marshal()
 	if err != nil {
 		return err
-	}
-	now := m.s.now().Unix()
-	changed := !st.hadValid || st.regenerate || st.oldKey || !bytes.Equal(plain, st.raw)
-	if !changed && !m.needsTouch(st, now) {
-		return nil // the cookies the request carried stay as they are
 	}
 	hdr := m.nextHeader(st, st.data, now)
 	expires := time.Unix(hdr.EXP, 0)
@@ -512,7 +479,7 @@ func (m *Middleware) saveSession(c *Context) error {
 		if len(value) > maxSessionBytes {
 			return errSessionTooLarge
 		}
-		size := m.s.chunkSize()
+		size := m.s.chunkSize(len(value))
 		if len(value) <= size {
 			addCookie(h, m.s.sessionCookie(m.s.sessionName, value, expires))
 			keep[m.s.sessionName] = true
@@ -526,7 +493,8 @@ func (m *Middleware) saveSession(c *Context) error {
 	}
 	h.Set("Cache-Control", "no-store, private")
 	clearRest()
-	st.header, st.hadValid, st.raw, st.oldKey, st.regenerate = hdr, true, plain, false, false
+	st.header, st.hadValid, st.oldKey, st.regenerate, st.dirty = hdr, true, false, false, false
+	st.snap = *st.data
 	return nil
 }
 

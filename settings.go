@@ -33,6 +33,7 @@ const (
 	defaultIDTokenSigningAlg = "RS256"
 	defaultUserAgent         = "openidconnect-go/" + Version
 	minSecretLength          = 8
+	minChunkSize             = 1024
 )
 
 // Version is this library's version, sent in the default User-Agent.
@@ -457,6 +458,9 @@ func (s *settings) resolveSession(cfg Config) error {
 		return err
 	}
 	s.cookie = a
+	if s.chunkSize(0) < minChunkSize {
+		return cfgErr("Session.Cookie.Path", "together with Session.Cookie.Domain and Session.Name is too long for a cookie")
+	}
 
 	s.txName = cfg.TransactionCookie.Name
 	if s.txName == "" {
