@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -337,24 +338,6 @@ func (m *Middleware) expiry(iat, now int64, sess *Session) int64 {
 	return exp
 }
 
-// encodeSession encrypts sess into the cookie value and its expiry.
-func (m *Middleware) encodeSession(st *sessionState, sess *Session) (string, int64, error) {
-	plain, err := sess.marshal()
-	if err != nil {
-		return "", 0, err
-	}
-	now := m.s.now().Unix()
-	hdr := m.nextHeader(st, sess, now)
-	v, err := m.keys.Encrypt(hdr, plain)
-	if err != nil {
-		return "", 0, err
-	}
-	if len(v) > maxSessionBytes {
-		return "", 0, errSessionTooLarge
-	}
-	return v, hdr.EXP, nil
-}
-
 // nextHeader returns the header for a session written at now: iat carried
 // from the incoming session (express carries it across a login too).
 func (m *Middleware) nextHeader(st *sessionState, sess *Session, now int64) cookiecrypto.Header {
@@ -387,6 +370,9 @@ func (m *Middleware) peekFresh(c *Context) bool {
 	res := chunk.Read(c.req.Cookies(), m.s.sessionName)
 	if !res.Found {
 		return len(res.Names) == 0
+	}
+	if len(staleNames(res, m.s.sessionName)) > 0 {
+		return false // stray chunks next to the cookie: clear them now
 	}
 	h, err := cookiecrypto.PeekHeader(res.Value)
 	if err != nil {
@@ -423,13 +409,19 @@ func (m *Middleware) saveSession(c *Context) error {
 	}
 	h := c.w.Header()
 	keep := map[string]bool{}
-	clearRest := func() {
-		for _, name := range st.cookie.Names {
+	clear := func(names []string) {
+		for i, name := range names {
+			if i == maxClears {
+				break // a request with thousands of cookies gets no more lines
+			}
 			if !keep[name] {
 				addCookie(h, m.s.clearSessionCookie(name))
 				keep[name] = true
 			}
 		}
+	}
+	clearRest := func() {
+		clear(st.cookie.Names)
 		st.cookie.Names = nil
 	}
 	if st.data.empty() {
@@ -449,7 +441,10 @@ func (m *Middleware) saveSession(c *Context) error {
 	now := m.s.now().Unix()
 	changed := !st.hadValid || st.regenerate || st.oldKey || st.dirty || !sameScalars(st.data, &st.snap)
 	if !changed && !m.needsTouch(st, now) {
-		return nil // the cookies the request carried stay as they are
+		// The cookie stays as it is; only stray ones next to it go.
+		keep[m.s.sessionName] = true
+		clear(staleNames(st.cookie, m.s.sessionName))
+		return nil
 	}
 	plain, err := st.data.marshal()
 	if err != nil {
@@ -496,6 +491,25 @@ func (m *Middleware) saveSession(c *Context) error {
 	st.header, st.hadValid, st.oldKey, st.regenerate, st.dirty = hdr, true, false, false, false
 	st.snap = *st.data
 	return nil
+}
+
+// maxClears bounds the Set-Cookie lines that clear request cookies.
+const maxClears = 64
+
+// staleNames returns the session cookie names of a request that a valid
+// session does not use: the chunks, when an unchunked cookie (which wins)
+// is present too.
+func staleNames(res chunk.Result, name string) []string {
+	if len(res.Names) < 2 || !slices.Contains(res.Names, name) {
+		return nil
+	}
+	out := make([]string, 0, len(res.Names)-1)
+	for _, n := range res.Names {
+		if n != name {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // UpdateStore is an optional Store capability: Update stores entry only if
