@@ -35,6 +35,14 @@ type metadata struct {
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
 	IssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	SigningAlgs           []string `json:"id_token_signing_alg_values_supported"`
+
+	// PAREndpoint is pushed_authorization_request_endpoint (RFC 9126), kept
+	// raw so that a malformed value only breaks PAR logins (see
+	// parEndpoint).
+	PAREndpoint json.RawMessage `json:"pushed_authorization_request_endpoint"`
+	// MTLSEndpointAliases is mtls_endpoint_aliases (RFC 8705 §5), applied
+	// by settings.applyMTLSAliases when UseMTLS is set.
+	MTLSEndpointAliases json.RawMessage `json:"mtls_endpoint_aliases"`
 }
 
 // providerState is one generation of discovered metadata with its verifier.
@@ -161,6 +169,9 @@ func (d *discovery) fetch(ctx context.Context) (*providerState, error) {
 	if !strings.Contains(d.s.issuerBaseURL, "/.well-known/") && normalizeIssuer(md.Issuer) != normalizeIssuer(d.s.issuerBaseURL) {
 		return nil, fmt.Errorf("%w (discovered %q)", ErrIssuerMismatch, md.Issuer)
 	}
+	if err := d.s.applyMTLSAliases(&md); err != nil {
+		return nil, err
+	}
 	if err := checkEndpoints(md); err != nil {
 		return nil, err
 	}
@@ -181,7 +192,8 @@ func (d *discovery) fetch(ctx context.Context) (*providerState, error) {
 // checkEndpoints requires the endpoints we use, and https endpoints for an
 // https issuer.
 func checkEndpoints(md metadata) error {
-	secure := strings.HasPrefix(md.Issuer, "https:")
+	iu, err := url.Parse(md.Issuer)
+	secure := err == nil && strings.EqualFold(iu.Scheme, "https")
 	for name, ep := range map[string]string{
 		"authorization_endpoint": md.AuthorizationEndpoint,
 		"jwks_uri":               md.JWKSURI,
@@ -199,7 +211,7 @@ func checkEndpoints(md metadata) error {
 		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			return fmt.Errorf("%w: %s is not an absolute URL", ErrProviderUnavailable, name)
 		}
-		if secure && u.Scheme != "https" {
+		if secure && !strings.EqualFold(u.Scheme, "https") {
 			return fmt.Errorf("%w: %s must use https like the issuer", ErrProviderUnavailable, name)
 		}
 	}

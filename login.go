@@ -55,7 +55,7 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 			opts.ReturnTo = base.String()
 		}
 	case r.Method == http.MethodGet:
-		if rt := safeurl.FromRequest(base, r); rt != "" {
+		if rt := safeurl.FromRequest(base, originalRequest(r)); rt != "" {
 			opts.ReturnTo = rt
 		} else {
 			opts.ReturnTo = base.String()
@@ -142,15 +142,33 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 	}
 	query.Set("client_id", m.s.clientID)
 
-	m.storeTransaction(w.Header(), tx)
-	target, err := withQuery(ps.md.AuthorizationEndpoint, query)
+	// JAR and PAR (par.go) apply here; a failure leaves no transaction.
+	target, err := m.authorizationURL(r.Context(), ps, query)
 	if err != nil {
-		return unavailable(err)
+		return err
 	}
+	m.storeTransaction(w.Header(), tx)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", target)
 	w.WriteHeader(http.StatusFound)
 	return nil
+}
+
+// originalRequest returns r with its URL as the client sent it (RequestURI),
+// like Express's req.originalUrl: a handler behind http.StripPrefix still
+// returns to the full path.
+func originalRequest(r *http.Request) *http.Request {
+	if r.RequestURI == "" || r.RequestURI == r.URL.RequestURI() {
+		return r
+	}
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.URL = &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	return r2
 }
 
 // storeTransaction writes the signed transaction cookie, and the SameSite

@@ -60,7 +60,9 @@ func Load(out io.Writer, providerOpts func(*oidctest.Options)) (*Env, error) {
 		cfg.Secret = oidc.Secrets{s}
 	}
 	if cfg.IssuerBaseURL == "" {
-		opts := oidctest.Options{Interactive: true}
+		// DEV_PROVIDER_AUTOLOGIN=true logs every visitor in as "dev-user"
+		// without a page (for load tests and scripts).
+		opts := oidctest.Options{Interactive: get("DEV_PROVIDER_AUTOLOGIN", "") != "true", Subject: "dev-user"}
 		if cfg.ClientID != "" {
 			opts.ClientID = cfg.ClientID
 		}
