@@ -98,6 +98,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, c *Context, n
 		m.requireLogin(w, r, c)
 		return
 	}
+	if m.s.silentLogin && m.attemptSilentLogin(w, r, c) {
+		return // after the AuthRequired check, as in express
+	}
 	next.ServeHTTP(w, r)
 }
 

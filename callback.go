@@ -93,7 +93,10 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		if len(iss) != 1 || iss[0] != ps.md.Issuer {
 			return newError(http.StatusBadRequest, "invalid_response", "the iss parameter does not match the provider", ErrIssuerParameter)
 		}
-	} else if ps.md.IssParameterSupported {
+	} else if ps.md.IssParameterSupported && !params.Has("id_token") {
+		// Responses that carry an ID token are bound to the issuer by its
+		// verified iss claim; providers (node-oidc-provider, as RFC 9207 §2.4
+		// allows) leave the parameter out of them.
 		return newError(http.StatusBadRequest, "invalid_response", "the iss parameter is missing", ErrIssuerParameter)
 	}
 	got := params.Get("state")

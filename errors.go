@@ -40,6 +40,18 @@ var (
 	ErrNoMiddleware = errors.New("oidc: no oidc.Context in the request; wrap the handler with oidc.Auth")
 	// ErrBadRequest: the request itself was malformed.
 	ErrBadRequest = errors.New("oidc: bad request")
+
+	// Back-channel logout (backchannel.go).
+
+	// ErrInvalidLogoutToken: a back-channel logout token failed validation.
+	ErrInvalidLogoutToken = errors.New("oidc: invalid logout token")
+	// ErrLogoutTokenReplay: a logout token's jti was seen before (it also
+	// wraps ErrInvalidLogoutToken).
+	ErrLogoutTokenReplay = errors.New("oidc: logout token replayed")
+	// ErrLogoutCheck: a BackchannelLogout IsLoggedOut or OnLogin hook
+	// failed. Errors of the default hooks wrap ErrStoreUnavailable or
+	// ErrProviderUnavailable instead.
+	ErrLogoutCheck = errors.New("oidc: back-channel logout check failed")
 )
 
 // ConfigError reports an invalid Config option. Option names the field, in Go
