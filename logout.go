@@ -29,7 +29,8 @@ func (c *Context) Logout(w http.ResponseWriter, r *http.Request, opts LogoutOpti
 	returnURL := m.s.postLogoutRedirect
 	if opts.ReturnTo != "" {
 		target := opts.ReturnTo
-		if u, err := url.Parse(target); err == nil && !u.IsAbs() && !strings.HasPrefix(target, "//") && !strings.HasPrefix(target, "\\") {
+		if u, err := url.Parse(target); err == nil && !u.IsAbs() && strings.TrimSpace(target) == target &&
+			!strings.HasPrefix(target, "//") && !strings.HasPrefix(target, "\\") {
 			target = joinURL(m.s.baseURL.String(), target)
 		}
 		if abs, ok := safeurl.Resolve(m.s.baseURL, target); ok {
