@@ -188,10 +188,6 @@ type sessionState struct {
 	regenerate bool   // a login: move the session to a new id
 }
 
-// errStoreIDMismatch is reported when a store returns an entry stored under
-// another id.
-var errStoreIDMismatch = errors.New("oidc: the store returned an entry for another session id")
-
 // ErrStoreUnavailable wraps errors of Config.Session.Store. Protected routes
 // answer 503 while the store cannot be read; nobody is logged out.
 var ErrStoreUnavailable = errors.New("oidc: session store unavailable")
@@ -297,7 +293,7 @@ func (m *Middleware) storeGet(ctx context.Context, id string) (*StoreEntry, erro
 		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	if entry != nil && entry.ID != "" && entry.ID != id {
-		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, errStoreIDMismatch)
+		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, ErrStoreEntryMismatch)
 	}
 	return entry, nil
 }

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -53,3 +54,10 @@ type StoreCookie struct {
 	Expires int64 `json:"expires"`
 	MaxAge  int64 `json:"maxAge"`
 }
+
+// ErrStoreEntryMismatch: a store returned an entry whose ID is not the id it
+// was asked for (or carries no ID). Stores that check IDs wrap it. It means
+// the store client mixed up replies or the store holds foreign data, so the
+// read fails rather than returning another user's session (catalog ST-05,
+// GHSA-92cp-5422-2mw7).
+var ErrStoreEntryMismatch = errors.New("oidc: store returned an entry for another id")

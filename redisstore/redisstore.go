@@ -1,0 +1,242 @@
+// Package redisstore is an oidc.Store backed by Redis, through go-redis's
+// UniversalClient. It holds store-backed sessions (oidc Config.Session.Store)
+// and back-channel logout markers, so that several instances of an
+// application can share them.
+//
+// Any UniversalClient works: a standalone server (redis.NewClient), a
+// Sentinel-managed primary (redis.NewFailoverClient), or a Cluster
+// (redis.NewClusterClient); redis.NewUniversalClient picks one from its
+// options. Every operation touches a single key, so Cluster needs no hash
+// tags. With Sentinel or Cluster, read from the primary (leave ReplicaOnly,
+// ReadOnly, RouteByLatency and RouteRandomly off) so that a session written
+// by one instance is visible to the next request, whichever instance serves
+// it.
+//
+// Keys are Options.Prefix followed by the session id (by default "sess:",
+// like connect-redis); values are the JSON of oidc.StoreEntry, in
+// express-openid-connect's {header, data, cookie} shape plus an "id" member,
+// and the Redis TTL is the entry's expiry.
+//
+// # Failure behaviour
+//
+// Every call is bounded by Options.Timeout. An error from Get always means
+// "could not read", never "no session": a timeout, a refused connection, an
+// undecodable value, or an entry whose id is not the one asked for
+// (oidc.ErrStoreEntryMismatch) are all errors, so the middleware fails
+// closed without logging anyone out. The id check defends against a client
+// handing one request another request's reply, as go-redis did before
+// 9.7.3 (GHSA-92cp-5422-2mw7, CVE-2025-29923); this module requires a fixed
+// go-redis.
+//
+// go-redis applies a context's deadline to socket reads and writes only when
+// the client was created with ContextTimeoutEnabled: true; otherwise it waits
+// for its own ReadTimeout and WriteTimeout (3s by default). The Store
+// enforces Options.Timeout either way, by returning when it expires and
+// leaving the call to finish in the background, but setting
+// ContextTimeoutEnabled lets go-redis abandon (and discard) the connection
+// at the same moment, which is recommended.
+//
+// A timed-out Set or Destroy has an unknown outcome: the command may have
+// reached Redis, or may still reach it when a hung server resumes.
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/openidconnect-go/oidc"
+)
+
+// DefaultPrefix is the key prefix used when Options.Prefix is empty. It is
+// connect-redis's default, so that express-openid-connect applications using
+// connect-redis and Go applications using this package can share sessions.
+const DefaultPrefix = "sess:"
+
+// DefaultTimeout bounds each call when Options.Timeout is not positive.
+const DefaultTimeout = 2 * time.Second
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
+	// Prefix is prepended to every id to form the Redis key. Default:
+	// DefaultPrefix ("sess:"). Give each application its own prefix when
+	// several share a Redis database but must not share sessions.
+	Prefix string
+
+	// Timeout bounds every call (Get, Set, Destroy), in addition to the
+	// deadline of the caller's context. Default: DefaultTimeout (2s).
+	Timeout time.Duration
+
+	// AllowMissingID accepts entries that carry no "id" member, such as
+	// those written by express-openid-connect through connect-redis, and
+	// returns them with ID set to the id asked for. Entries whose id differs
+	// are still rejected. Such entries are not protected by the id check;
+	// leave this off unless Node applications write to the same keys.
+	AllowMissingID bool
+}
+
+// Store is an oidc.Store on Redis. Create it with New. It is safe for
+// concurrent use; it does not own the client, so closing the client is the
+// caller's job.
+type Store struct {
+	client         redis.UniversalClient
+	prefix         string
+	timeout        time.Duration
+	allowMissingID bool
+}
+
+var _ oidc.Store = (*Store)(nil)
+
+// New returns a Store that keeps entries in Redis through client, which
+// may be a standalone, Sentinel (failover) or Cluster client. It panics if
+// client is nil.
+func New(client redis.UniversalClient, opts Options) *Store {
+	if client == nil {
+		panic("redisstore: New: nil client")
+	}
+	s := &Store{
+		client:         client,
+		prefix:         opts.Prefix,
+		timeout:        opts.Timeout,
+		allowMissingID: opts.AllowMissingID,
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	return s
+}
+
+// Get returns the entry stored under id, or nil and no error when there is
+// none (or it expired). It fails, rather than reporting "no entry", when
+// Redis cannot be reached in time, when the value cannot be decoded, and when
+// the entry's ID is not id (oidc.ErrStoreEntryMismatch).
+func (s *Store) Get(ctx context.Context, id string) (*oidc.StoreEntry, error) {
+	if id == "" {
+		return nil, errors.New("redisstore: get: empty id")
+	}
+	b, err := bounded(ctx, s.timeout, func(ctx context.Context) ([]byte, error) {
+		return s.client.Get(ctx, s.prefix+id).Bytes()
+	})
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: get: %w", err)
+	}
+	var e oidc.StoreEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("redisstore: get: decoding entry: %w", err)
+	}
+	switch {
+	case e.ID == id:
+	case e.ID == "" && s.allowMissingID:
+		e.ID = id
+	default:
+		return nil, fmt.Errorf("redisstore: get: %w", oidc.ErrStoreEntryMismatch)
+	}
+	return &e, nil
+}
+
+// Set stores entry under id, with its ID set to id, and a Redis TTL that
+// ends at expiry (SET with a TTL rounded up to the millisecond). An expiry that is not in the future deletes
+// the entry instead. The caller's entry is not modified.
+//
+// An error means the outcome is unknown, not that nothing was written: a
+// command that timed out may already be on its way and still be applied,
+// for example when a hung server resumes.
+func (s *Store) Set(ctx context.Context, id string, entry *oidc.StoreEntry, expiry time.Time) error {
+	if id == "" {
+		return errors.New("redisstore: set: empty id")
+	}
+	if entry == nil {
+		return errors.New("redisstore: set: nil entry")
+	}
+	ttl := time.Until(expiry)
+	if ttl <= 0 {
+		if err := s.del(ctx, id); err != nil {
+			return fmt.Errorf("redisstore: set: deleting expired entry: %w", err)
+		}
+		return nil
+	}
+	// Whole milliseconds, rounded up, so that the key never outlives expiry
+	// by more than a millisecond nor gets a zero (= no) TTL.
+	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	e := *entry
+	e.ID = id
+	b, err := json.Marshal(&e)
+	if err != nil {
+		return fmt.Errorf("redisstore: set: encoding entry: %w", err)
+	}
+	_, err = bounded(ctx, s.timeout, func(ctx context.Context) (string, error) {
+		return s.client.Set(ctx, s.prefix+id, b, ttl).Result()
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: set: %w", err)
+	}
+	return nil
+}
+
+// Destroy deletes the entry under id. Deleting a missing entry is not an
+// error. As with Set, an error means the outcome is unknown.
+func (s *Store) Destroy(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("redisstore: destroy: empty id")
+	}
+	if err := s.del(ctx, id); err != nil {
+		return fmt.Errorf("redisstore: destroy: %w", err)
+	}
+	return nil
+}
+
+// del deletes the key of id.
+func (s *Store) del(ctx context.Context, id string) error {
+	_, err := bounded(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+		return s.client.Del(ctx, s.prefix+id).Result()
+	})
+	return err
+}
+
+// result carries the outcome of a call run by bounded.
+type result[T any] struct {
+	v   T
+	err error
+}
+
+// bounded runs fn with a context that expires after timeout, and returns
+// when fn does or when that context is done, whichever comes first. go-redis
+// does not apply context deadlines to socket I/O unless the client has
+// ContextTimeoutEnabled, which a UniversalClient does not reveal, so fn runs
+// in its own goroutine; after a timeout it finishes in the background, within
+// the client's own read and write timeouts.
+func bounded[T any](ctx context.Context, timeout time.Duration, fn func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
+	}
+	done := make(chan result[T], 1)
+	go func() {
+		v, err := fn(ctx)
+		done <- result[T]{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-done: // finished just in time
+			return r.v, r.err
+		default:
+			var zero T
+			return zero, ctx.Err()
+		}
+	}
+}
