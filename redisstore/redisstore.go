@@ -183,6 +183,36 @@ func (s *Store) Set(ctx context.Context, id string, entry *oidc.StoreEntry, expi
 	return nil
 }
 
+// Update stores entry under id only if id still exists (SET XX), so that a
+// request in flight while the session was logged out cannot bring it back.
+// It reports whether the entry was written. It implements oidc.UpdateStore.
+func (s *Store) Update(ctx context.Context, id string, entry *oidc.StoreEntry, expiry time.Time) (bool, error) {
+	if id == "" || entry == nil {
+		return false, errors.New("redisstore: update: empty id or nil entry")
+	}
+	ttl := time.Until(expiry)
+	if ttl <= 0 {
+		return false, s.del(ctx, id)
+	}
+	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	e := *entry
+	e.ID = id
+	b, err := json.Marshal(&e)
+	if err != nil {
+		return false, fmt.Errorf("redisstore: update: encoding entry: %w", err)
+	}
+	res, err := bounded(ctx, s.timeout, func(ctx context.Context) (string, error) {
+		return s.client.SetArgs(ctx, s.prefix+id, b, redis.SetArgs{Mode: "XX", TTL: ttl}).Result()
+	})
+	if errors.Is(err, redis.Nil) {
+		return false, nil // the key is gone: not written
+	}
+	if err != nil {
+		return false, fmt.Errorf("redisstore: update: %w", err)
+	}
+	return res == "OK", nil
+}
+
 // Destroy deletes the entry under id. Deleting a missing entry is not an
 // error. As with Set, an error means the outcome is unknown.
 func (s *Store) Destroy(ctx context.Context, id string) error {

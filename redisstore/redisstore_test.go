@@ -477,3 +477,28 @@ func TestStoreCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateOnlyIfExists: Update never re-creates a destroyed session
+// (catalog ST-03).
+func TestUpdateOnlyIfExists(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	st := redisstore.New(newClient(t, srv.Addr()), redisstore.Options{})
+	var _ oidc.UpdateStore = st
+	ctx := context.Background()
+	exp := time.Now().Add(time.Minute)
+	ok, err := st.Update(ctx, "gone", &oidc.StoreEntry{Data: []byte(`{}`)}, exp)
+	require.NoError(t, err)
+	assert.False(t, ok, "a missing key is not created")
+	got, err := st.Get(ctx, "gone")
+	require.NoError(t, err)
+	assert.Nil(t, got)
+
+	require.NoError(t, st.Set(ctx, "live", &oidc.StoreEntry{Data: []byte(`{"a":1}`)}, exp))
+	ok, err = st.Update(ctx, "live", &oidc.StoreEntry{Data: []byte(`{"a":2}`)}, exp)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	got, err = st.Get(ctx, "live")
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"a":2}`, string(got.Data))
+}
