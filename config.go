@@ -36,8 +36,9 @@ type Config struct {
 	ClientID string
 
 	// ClientSecret is the client secret, required for the code and hybrid
-	// flows with client_secret_basic or client_secret_post, and for HS*
-	// ID-token algorithms. Default: CLIENT_SECRET.
+	// flows with client_secret_basic, client_secret_post or
+	// client_secret_jwt, and for HS* ID-token algorithms. Default:
+	// CLIENT_SECRET.
 	ClientSecret Secret
 
 	// ClientAuthMethod is how the client authenticates at the token endpoint

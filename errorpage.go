@@ -20,7 +20,12 @@ code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}</style></head>
 // Everything is escaped; the page loads no external resources.
 func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	var te *TokenError
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &te):
+		e = te.asError()
+	default:
 		e = newError(statusOf(err, http.StatusInternalServerError), "server_error", "An unexpected error occurred.", err)
 	}
 	h := w.Header()

@@ -20,23 +20,11 @@ type tokenResponse struct {
 }
 
 // clientAuthn is how the client authenticates at the token endpoint (and
-// PAR): HTTP Basic with the secret, or extra form parameters.
+// PAR): HTTP Basic with the secret, or extra form parameters. clientAuth
+// (clientauth.go) builds one per request.
 type clientAuthn struct {
 	basic  bool       // client_secret_basic
 	params url.Values // client_id, client_secret or client assertions
-}
-
-// clientAuth returns the client authentication for one token-endpoint
-// request. Assertion-based methods mint a fresh assertion per call.
-func (m *Middleware) clientAuth(_ *providerState) (clientAuthn, error) {
-	switch m.s.authMethod {
-	case "client_secret_basic":
-		return clientAuthn{basic: true}, nil
-	case "client_secret_post":
-		return clientAuthn{params: url.Values{"client_id": {m.s.clientID}, "client_secret": {m.s.clientSecret}}}, nil
-	default: // none
-		return clientAuthn{params: url.Values{"client_id": {m.s.clientID}}}, nil
-	}
 }
 
 // oauth2Config returns the x/oauth2 configuration for the token endpoint and

@@ -51,8 +51,15 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request, o Opti
 	}
 	loginPost := r.Method == http.MethodPost && o.Interactive && r.PostForm.Has("username")
 	if loginPost {
+		// The login page re-posts the already expanded parameters.
 		params = maps.Clone(params)
 		delete(params, "username")
+	} else {
+		var aerr *authzError
+		if params, aerr = p.expandRequest(params, o); aerr != nil {
+			p.errorPage(w, http.StatusBadRequest, aerr.code, aerr.desc)
+			return
+		}
 	}
 
 	req, aerr := parseAuthorize(params, o)

@@ -2,11 +2,15 @@
 // tests and for local development.
 //
 // A [Provider] serves discovery, JWKS, authorization, token, userinfo,
-// revocation and RP-initiated logout endpoints on a loopback address. It
-// supports the authorization code flow (with PKCE S256), the implicit
-// id_token flow and the hybrid "code id_token" flow, the query, fragment and
-// form_post response modes, client_secret_basic and client_secret_post client
-// authentication, refresh-token rotation and RFC 8693 token exchange.
+// revocation, pushed authorization request (PAR, RFC 9126) and RP-initiated
+// logout endpoints on a loopback address. It supports the authorization
+// code flow (with PKCE S256), the implicit id_token flow and the hybrid
+// "code id_token" flow, the query, fragment and form_post response modes,
+// client_secret_basic, client_secret_post, client_secret_jwt and
+// private_key_jwt client authentication ([Options.TokenEndpointAuthMethods],
+// [Options.ClientPublicKey]; assertions need aud = the issuer and a fresh
+// jti), signed request objects (JAR, RFC 9101) at /authorize and /par,
+// refresh-token rotation and RFC 8693 token exchange.
 //
 // In a test, create one with [NewProvider]; it is closed automatically when
 // the test ends:

@@ -38,6 +38,7 @@ const (
 	EndpointUserinfo   = "userinfo"
 	EndpointEndSession = "end_session"
 	EndpointRevoke     = "revoke"
+	EndpointPAR        = "par"
 )
 
 // Endpoint paths, relative to the issuer.
@@ -49,6 +50,7 @@ const (
 	PathUserinfo   = "/userinfo"
 	PathEndSession = "/session/end"
 	PathRevoke     = "/revoke"
+	PathPAR        = "/par"
 )
 
 // SessionCookieName is the name of the provider's own (OP) session cookie,
@@ -163,9 +165,29 @@ type Options struct {
 	// case.)
 	RequireSessionForPromptNone bool
 	// TokenEndpointAuthMethods lists the accepted client authentication
-	// methods, "client_secret_basic" and/or "client_secret_post", and is
-	// advertised in discovery. Default both.
+	// methods at the token, PAR and revocation endpoints, and is advertised
+	// in discovery: "client_secret_basic", "client_secret_post",
+	// "client_secret_jwt" (an HS256/384/512 assertion keyed with
+	// ClientSecret) and "private_key_jwt" (an assertion signed with the key
+	// of ClientPublicKey). Default "client_secret_basic" and
+	// "client_secret_post".
 	TokenEndpointAuthMethods []string
+	// ClientPublicKey is the client's registered public key
+	// (*rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey). It verifies
+	// private_key_jwt client assertions and signed request objects. Required
+	// when TokenEndpointAuthMethods contains "private_key_jwt".
+	ClientPublicKey crypto.PublicKey
+	// DisablePAR removes pushed_authorization_request_endpoint from
+	// discovery, and the endpoint answers 404. By default the provider
+	// serves Pushed Authorization Requests (RFC 9126) at /par.
+	DisablePAR bool
+	// RequirePAR advertises require_pushed_authorization_requests and makes
+	// /authorize refuse requests that do not use a PAR request_uri.
+	RequirePAR bool
+	// RequireSignedRequestObject advertises require_signed_request_object
+	// and makes /authorize and /par refuse requests without a signed request
+	// object (RFC 9101).
+	RequireSignedRequestObject bool
 	// DisableRefreshTokenRotation keeps refresh tokens valid after use;
 	// refresh-grant responses then contain no refresh_token. By default
 	// every refresh grant rotates the refresh token and the old one is
@@ -203,6 +225,10 @@ type Provider struct {
 	lastToken   *http.Request
 	lastBody    []byte
 	lastPresent bool
+	pushed      map[string]*pushedRequest // PAR request_uri -> request
+	jtis        map[string]time.Time      // client-assertion jti -> exp
+	lastPAR     *http.Request
+	lastPARBody []byte
 }
 
 type signingKey struct {
@@ -298,6 +324,8 @@ func NewServer(addr string, opts Options) (*Provider, error) {
 		refresh:   map[string]*grant{},
 		rotated:   map[string]string{},
 		sessions:  map[string]*opSession{},
+		pushed:    map[string]*pushedRequest{},
+		jtis:      map[string]time.Time{},
 	}
 	p.handler = p.newMux()
 	p.srv = &http.Server{
@@ -347,9 +375,18 @@ func normalize(o *Options, prev *Options) error {
 		o.TokenEndpointAuthMethods = []string{"client_secret_basic", "client_secret_post"}
 	}
 	for _, m := range o.TokenEndpointAuthMethods {
-		if m != "client_secret_basic" && m != "client_secret_post" {
+		switch m {
+		case "client_secret_basic", "client_secret_post", "client_secret_jwt":
+		case "private_key_jwt":
+			if o.ClientPublicKey == nil {
+				return errors.New("oidctest: private_key_jwt requires Options.ClientPublicKey")
+			}
+		default:
 			return fmt.Errorf("oidctest: unsupported token endpoint auth method %q", m)
 		}
+	}
+	if err := checkClientPublicKey(o.ClientPublicKey); err != nil {
+		return err
 	}
 	if prev == nil || (prev.DisableEndSession && !o.DisableEndSession) {
 		o.EndSession = !o.DisableEndSession
@@ -459,7 +496,7 @@ func (p *Provider) PublicKey() crypto.PublicKey {
 }
 
 // Calls returns how often an endpoint was called: "discovery", "jwks",
-// "authorize", "token", "userinfo", "end_session" or "revoke" (see
+// "authorize", "token", "userinfo", "end_session", "revoke" or "par" (see
 // [EndpointDiscovery] and friends). Requests are counted even while the
 // provider is down.
 func (p *Provider) Calls(endpoint string) int {
@@ -543,6 +580,7 @@ func (p *Provider) RevokeAll() {
 	clear(p.refresh)
 	clear(p.rotated)
 	clear(p.sessions)
+	clear(p.pushed)
 }
 
 // snapshot returns a copy of the options whose maps and slices may be read
@@ -571,6 +609,7 @@ func (p *Provider) newMux() http.Handler {
 	mux.Handle(PathUserinfo, p.endpoint(EndpointUserinfo, p.serveUserinfo))
 	mux.Handle(PathEndSession, p.endpoint(EndpointEndSession, p.serveEndSession))
 	mux.Handle(PathRevoke, p.endpoint(EndpointRevoke, p.serveRevoke))
+	mux.Handle(PathPAR, p.endpoint(EndpointPAR, p.servePAR))
 	return mux
 }
 
@@ -639,8 +678,21 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request, o Opti
 		"claims_supported":                           claims,
 		"prompt_values_supported":                    []string{"none", "login", "consent", "select_account"},
 		"claims_parameter_supported":                 false,
-		"request_parameter_supported":                false,
+		"request_parameter_supported":                true,
 		"request_uri_parameter_supported":            false,
+	}
+	doc["request_object_signing_alg_values_supported"] = requestObjectAlgs
+	if jwtAlgs := assertionAlgs(o.TokenEndpointAuthMethods); len(jwtAlgs) > 0 {
+		doc["token_endpoint_auth_signing_alg_values_supported"] = jwtAlgs
+	}
+	if !o.DisablePAR {
+		doc["pushed_authorization_request_endpoint"] = p.endpointURL(PathPAR)
+	}
+	if o.RequirePAR {
+		doc["require_pushed_authorization_requests"] = true
+	}
+	if o.RequireSignedRequestObject {
+		doc["require_signed_request_object"] = true
 	}
 	if o.EndSession && !o.DisableEndSession {
 		doc["end_session_endpoint"] = p.endpointURL(PathEndSession)

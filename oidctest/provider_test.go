@@ -940,7 +940,7 @@ func TestAuthorizeErrors(t *testing.T) {
 		}, false, "invalid_request"},
 		{"bad max_age", oidctest.Options{}, func(q url.Values) { q.Set("max_age", "-1") }, false, "invalid_request"},
 		{"prompt none with login", oidctest.Options{}, func(q url.Values) { q.Set("prompt", "none login") }, false, "invalid_request"},
-		{"request object", oidctest.Options{}, func(q url.Values) { q.Set("request", "e30.e30.") }, false, "request_not_supported"},
+		{"unsigned request object", oidctest.Options{}, func(q url.Values) { q.Set("request", "e30.e30.") }, true, "invalid_request_object"},
 		{"repeated state", oidctest.Options{}, func(q url.Values) { q.Add("state", "again") }, false, "invalid_request"},
 		{"bad response_mode", oidctest.Options{}, func(q url.Values) { q.Set("response_mode", "web_message") }, false, "invalid_request"},
 	}

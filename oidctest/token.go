@@ -104,8 +104,12 @@ func (p *Provider) recordTokenRequest(r *http.Request, body []byte) {
 
 // authenticateClient implements client_secret_basic (RFC 6749 §2.3.1: the
 // Base64 credentials are split on the first colon and each part is
-// form-urldecoded) and client_secret_post.
+// form-urldecoded), client_secret_post, and the JWT assertion methods
+// client_secret_jwt and private_key_jwt (see authenticateAssertion).
 func (p *Provider) authenticateClient(r *http.Request, form url.Values, o Options) (string, *oauthError) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return p.authenticateAssertion(r, form, o)
+	}
 	var id, secret, method string
 	if authz := r.Header.Get("Authorization"); authz != "" {
 		scheme, cred, _ := strings.Cut(authz, " ")
