@@ -1,0 +1,243 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Token-type identifiers of RFC 8693 §3, for TokenExchangeOptions.
+const (
+	GrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	TokenTypeAccessToken   = "urn:ietf:params:oauth:token-type:access_token"
+	TokenTypeRefreshToken  = "urn:ietf:params:oauth:token-type:refresh_token"
+	TokenTypeIDToken       = "urn:ietf:params:oauth:token-type:id_token"
+	TokenTypeJWT           = "urn:ietf:params:oauth:token-type:jwt"
+	TokenTypeSAML2         = "urn:ietf:params:oauth:token-type:saml2"
+)
+
+// TokenExchangeOptions are the parameters of an RFC 8693 token exchange
+// (Context.CustomTokenExchange). Empty fields are not sent, except where a
+// default applies.
+type TokenExchangeOptions struct {
+	// SubjectToken is the token to exchange. Default: the session's access
+	// token (Context.AccessToken must be non-nil).
+	SubjectToken string
+	// SubjectTokenType is its type. Default: TokenTypeAccessToken.
+	SubjectTokenType string
+	// Audience is the target service. Default:
+	// Config.AuthorizationParams["audience"].
+	Audience string
+	// Scope is the requested scope. Default: Config.AuthorizationParams
+	// ["scope"] (so a scope is always sent, as in express-openid-connect).
+	Scope string
+	// ActorToken and ActorTokenType identify the acting party (delegation);
+	// they go together.
+	ActorToken     string
+	ActorTokenType string
+	// RequestedTokenType is the type of token wanted, for example
+	// TokenTypeAccessToken.
+	RequestedTokenType string
+	// Organization is sent as the organization parameter (Auth0); it must
+	// not be blank when set.
+	Organization string
+	// Extra holds further parameters, such as a provider's "connection".
+	// Parameters that the fields above or the client authentication own
+	// (grant_type, client_id, client_secret, client_assertion,
+	// client_assertion_type, subject_token, subject_token_type, actor_token,
+	// actor_token_type, requested_token_type, organization, audience, aud,
+	// scope) are silently dropped (logged at debug level by name).
+	Extra map[string]string
+}
+
+// TokenExchangeResult is a successful token-exchange response (RFC 8693
+// §2.2.1). None of it is stored in the session.
+type TokenExchangeResult struct {
+	// AccessToken is the issued token (RFC 8693 names it access_token
+	// whatever its type).
+	AccessToken Secret
+	// IssuedTokenType is the type of AccessToken, for example
+	// TokenTypeAccessToken.
+	IssuedTokenType string
+	// TokenType is how to use it, lower-cased as returned: "bearer", "dpop",
+	// or "n_a" when it is not an access token.
+	TokenType string
+	// ExpiresIn is its lifetime (0 when the provider did not say).
+	ExpiresIn time.Duration
+	// Scope is the granted scope, when the provider returned one.
+	Scope string
+	// RefreshToken and IDToken are returned by some providers.
+	RefreshToken Secret
+	IDToken      Secret
+	// Extra holds the other members of the response (vendor fields).
+	Extra map[string]any
+	// Act is the "act" (actor) claim, when ActorToken was sent: from the
+	// returned ID token, else from a JWT access token. It is read without
+	// verifying any signature: informational only.
+	Act map[string]any
+}
+
+// tokenExchangeDenylist are the Extra keys that are dropped.
+var tokenExchangeDenylist = map[string]bool{
+	"grant_type": true, "client_id": true, "client_secret": true, "client_assertion": true,
+	"client_assertion_type": true, "subject_token": true, "subject_token_type": true,
+	"actor_token": true, "actor_token_type": true, "requested_token_type": true,
+	"organization": true, "audience": true, "aud": true, "scope": true,
+}
+
+// tokenExchangeKnown are the response members TokenExchangeResult has fields
+// for.
+var tokenExchangeKnown = map[string]bool{
+	"access_token": true, "issued_token_type": true, "token_type": true, "expires_in": true,
+	"scope": true, "refresh_token": true, "id_token": true,
+}
+
+var bearerPrefixRE = regexp.MustCompile(`(?i)^bearer\s+`)
+
+// CustomTokenExchange exchanges a token at the provider's token endpoint
+// (RFC 8693 token exchange, express-openid-connect's customTokenExchange),
+// with the configured client authentication, and returns the issued token.
+// Nothing is stored in the session. Defaults and parameters are described on
+// TokenExchangeOptions.
+//
+// Errors are *TokenError values:
+//   - before any network call, 400 "invalid_request": no subject token (for
+//     example an anonymous request, or a session without an access token),
+//     a subject token with surrounding whitespace or a "Bearer " prefix, a
+//     blank Organization, or an actor token without its type (or a type
+//     without a token);
+//   - the provider's OAuth error, with StatusCode 401 for "mfa_required" and
+//     400 otherwise, its error code and description;
+//   - 503 wrapping ErrProviderUnavailable when the provider cannot be
+//     reached, times out or answers 5xx (express-openid-connect answers 400);
+//   - 502 "invalid_token_response" when the answer lacks access_token,
+//     issued_token_type or a supported token_type (bearer, dpop or n_a).
+func (c *Context) CustomTokenExchange(ctx context.Context, opts TokenExchangeOptions) (*TokenExchangeResult, error) {
+	m := c.m
+	subject := opts.SubjectToken
+	if subject == "" {
+		if at := c.AccessToken(); at != nil {
+			subject = string(at.Token)
+		}
+	}
+	switch {
+	case strings.TrimSpace(subject) == "":
+		return nil, localTokenError("subject_token is required for token exchange")
+	case strings.TrimSpace(subject) != subject:
+		return nil, localTokenError("subject_token must not include leading or trailing whitespace")
+	case bearerPrefixRE.MatchString(subject):
+		return nil, localTokenError("subject_token must not include the 'Bearer ' prefix")
+	case opts.Organization != "" && strings.TrimSpace(opts.Organization) == "":
+		return nil, localTokenError("organization must not be blank")
+	case opts.ActorToken != "" && opts.ActorTokenType == "":
+		return nil, localTokenError("actor_token_type is required when actor_token is provided")
+	case opts.ActorToken == "" && opts.ActorTokenType != "":
+		return nil, localTokenError("actor_token_type must not be sent without actor_token")
+	}
+	form := url.Values{
+		"grant_type":    {GrantTypeTokenExchange},
+		"subject_token": {subject},
+	}
+	set := func(k, v string) {
+		if v != "" {
+			form.Set(k, v)
+		}
+	}
+	set("subject_token_type", orDefault(opts.SubjectTokenType, TokenTypeAccessToken))
+	set("actor_token", opts.ActorToken)
+	set("actor_token_type", opts.ActorTokenType)
+	set("requested_token_type", opts.RequestedTokenType)
+	set("organization", opts.Organization)
+	set("audience", orDefault(opts.Audience, m.s.authParams["audience"]))
+	set("scope", orDefault(opts.Scope, m.s.authParams["scope"]))
+	for k, v := range opts.Extra {
+		if tokenExchangeDenylist[k] {
+			m.s.logger.Debug("oidc: token exchange: reserved parameter dropped from Extra", "param", k)
+			continue
+		}
+		form.Set(k, v)
+	}
+
+	ps, err := m.provider.get(ctx)
+	if err != nil {
+		return nil, &TokenError{ErrorCode: "provider_unavailable", Description: "the provider's metadata could not be fetched",
+			StatusCode: http.StatusServiceUnavailable, cause: fmt.Errorf("%w: %w", ErrProviderUnavailable, err)}
+	}
+	doc, err := m.postTokenEndpoint(ctx, ps, form)
+	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) && !te.unavailable() && te.StatusCode >= 400 && te.StatusCode < 500 {
+			te.StatusCode = http.StatusBadRequest
+			if te.ErrorCode == "mfa_required" {
+				te.StatusCode = http.StatusUnauthorized
+			}
+		}
+		return nil, err
+	}
+	return parseTokenExchange(doc, opts.ActorToken != "")
+}
+
+// parseTokenExchange validates and converts a token-exchange response.
+func parseTokenExchange(doc map[string]any, withActor bool) (*TokenExchangeResult, error) {
+	invalid := func(desc string) error {
+		return &TokenError{ErrorCode: "invalid_token_response", Description: desc, StatusCode: http.StatusBadGateway}
+	}
+	res := &TokenExchangeResult{
+		AccessToken:     Secret(stringMember(doc, "access_token")),
+		IssuedTokenType: stringMember(doc, "issued_token_type"),
+		TokenType:       strings.ToLower(stringMember(doc, "token_type")),
+		Scope:           stringMember(doc, "scope"),
+		RefreshToken:    Secret(stringMember(doc, "refresh_token")),
+		IDToken:         Secret(stringMember(doc, "id_token")),
+	}
+	switch {
+	case res.AccessToken == "":
+		return nil, invalid("the token response has no access_token")
+	case res.IssuedTokenType == "":
+		return nil, invalid("the token response has no issued_token_type")
+	case res.TokenType != "bearer" && res.TokenType != "dpop" && res.TokenType != "n_a":
+		return nil, invalid("the token response has a missing or unsupported token_type")
+	}
+	if _, present := doc["expires_in"]; present {
+		secs, ok := expiresInMember(doc)
+		if !ok {
+			return nil, invalid("the token response has an invalid expires_in")
+		}
+		res.ExpiresIn = time.Duration(secs) * time.Second
+	}
+	for k, v := range doc {
+		if !tokenExchangeKnown[k] {
+			if res.Extra == nil {
+				res.Extra = map[string]any{}
+			}
+			res.Extra[k] = v
+		}
+	}
+	if withActor {
+		for _, tok := range []Secret{res.IDToken, res.AccessToken} {
+			if tok == "" {
+				continue
+			}
+			if claims, err := decodeClaims(string(tok)); err == nil {
+				if act, ok := claims["act"].(map[string]any); ok {
+					res.Act = act
+					break
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// orDefault returns v, or def when v is empty.
+func orDefault(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}

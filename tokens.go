@@ -1,0 +1,342 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// AccessToken is the session's access token, as returned by
+// Context.AccessToken and Context.Refresh.
+type AccessToken struct {
+	// Token is the access token. Convert it with string(t.Token) to send it;
+	// it prints as [REDACTED].
+	Token Secret
+	// Type is the token type, normalised to "Bearer" for bearer tokens.
+	Type string
+	// ExpiresIn is the time left until ExpiresAt when the AccessToken was
+	// built, in whole seconds and never negative.
+	ExpiresIn time.Duration
+	// ExpiresAt is when the token expires: the time the token response was
+	// received plus its expires_in (the token's own contents are never
+	// read). It has a one-second resolution.
+	ExpiresAt time.Time
+
+	now func() time.Time
+}
+
+// IsExpired reports whether the token has expired: ExpiresAt is at or
+// before the current time (Config.Now), in whole seconds and without any
+// leeway, as in express-openid-connect. Refresh a little earlier yourself if
+// the API is slow or clocks differ, for example with
+// time.Until(t.ExpiresAt) < 30*time.Second.
+func (t *AccessToken) IsExpired() bool {
+	now := time.Now
+	if t.now != nil {
+		now = t.now
+	}
+	return t.ExpiresAt.Unix() <= now().Unix()
+}
+
+// AccessToken returns the session's access token, or nil. Like
+// express-openid-connect it is nil unless the session has an ID token and
+// the access token, its type and its expiry all exist: a token response
+// without expires_in gives no AccessToken (the token is still in Session).
+// Each call builds a new value; it is not updated by a later Refresh.
+func (c *Context) AccessToken() *AccessToken {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.accessTokenLocked()
+}
+
+func (c *Context) accessTokenLocked() *AccessToken {
+	s := c.session()
+	if s == nil || s.IDToken == "" || s.AccessToken == "" || s.TokenType == "" || s.ExpiresAt == 0 {
+		return nil
+	}
+	now := c.m.s.now
+	left := max(s.ExpiresAt-now().Unix(), 0)
+	return &AccessToken{
+		Token:     s.AccessToken,
+		Type:      s.TokenType,
+		ExpiresIn: time.Duration(left) * time.Second,
+		ExpiresAt: time.Unix(s.ExpiresAt, 0),
+		now:       now,
+	}
+}
+
+// RefreshToken returns the session's refresh token, or "" when there is
+// none (or no logged-in session).
+func (c *Context) RefreshToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.session(); s != nil && s.IDToken != "" {
+		return string(s.RefreshToken)
+	}
+	return ""
+}
+
+// RefreshOptions are the options of Context.Refresh.
+type RefreshOptions struct {
+	// TokenEndpointParams are extra parameters of the refresh request, merged
+	// over Config.TokenEndpointParams (for example "audience" or "scope").
+	// grant_type, refresh_token and the client authentication parameters
+	// cannot be set.
+	TokenEndpointParams map[string]string
+}
+
+// refreshReserved are the parameters TokenEndpointParams cannot override.
+var refreshReserved = map[string]bool{
+	"grant_type": true, "refresh_token": true, "client_id": true, "client_secret": true,
+	"client_assertion": true, "client_assertion_type": true,
+}
+
+// Refresh redeems the session's refresh token at the token endpoint and
+// updates the session with the answer; the new session is saved with the
+// response, so call Refresh before writing it. It returns the new
+// AccessToken (nil, with a nil error, when the provider sent no expires_in,
+// as in express-openid-connect).
+//
+// The session is updated like express-openid-connect does: the access token
+// and its type (normalised to "Bearer") and expiry (the time of the answer
+// plus expires_in) are replaced; a returned refresh token replaces the old
+// one, otherwise the old one is kept (rotation-friendly); a returned ID
+// token replaces the old one, otherwise the old one is kept. A returned ID
+// token is verified like a login's ID token (signature, alg, iss, aud, azp,
+// exp, iat; no nonce) and must name the same iss, sub and aud as the current
+// one. The session's sid, session_expiry and application values are never
+// changed.
+//
+// Concurrent refreshes are de-duplicated: all the requests of one session
+// that refresh at the same time share one token-endpoint call (keyed by a
+// hash of the refresh token, per Middleware). Requests that arrive up to 60
+// seconds later still carrying the old refresh token and access token (an
+// older cookie) adopt that call's result instead of presenting a rotated
+// refresh token again, and their responses carry the new tokens. Callers
+// that share a call share its parameters: those of the first caller. The
+// shared call runs detached from the callers' contexts and is bounded by
+// Config.HTTPTimeout; a caller whose ctx ends stops waiting for it.
+//
+// Errors:
+//   - before any network call: an *Error wrapping ErrSessionExpired (401)
+//     when the provider's session_expiry ceiling is reached, or
+//     ErrNoRefreshToken (401) when the session has no refresh token;
+//   - a *TokenError for everything else. An answer with the OAuth error
+//     invalid_grant (the refresh token is expired, revoked or was reused)
+//     removes the access token, its type and expiry and the refresh token
+//     from the session, so that no further refresh is attempted with them;
+//     the ID token, sid and application values stay, so the user remains
+//     logged in but must log in again (for example with Context.Login) to
+//     get new API tokens. Any other error leaves the session as it was;
+//     network errors, timeouts and 5xx answers (StatusCode 503 or the
+//     provider's status) also wrap ErrProviderUnavailable. StatusCode is the
+//     provider's HTTP status for OAuth errors (400 or 401), 502 for an
+//     invalid answer (including a rejected ID token, which also wraps
+//     ErrInvalidIDToken).
+func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToken, error) {
+	m := c.m
+	c.mu.Lock()
+	s := c.session()
+	var (
+		rt, at   string
+		sessExp  int64
+		curToken string
+	)
+	if s != nil && s.IDToken != "" {
+		rt, at, sessExp, curToken = string(s.RefreshToken), string(s.AccessToken), s.SessionExpiresAt, string(s.IDToken)
+	}
+	c.mu.Unlock()
+	if sessExp != 0 && m.s.now().Unix() >= sessExp-sessionExpiryLeeway {
+		return nil, newError(http.StatusUnauthorized, "session_expired", "The upstream IdP session has expired.", ErrSessionExpired)
+	}
+	if rt == "" {
+		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no refresh token.", ErrNoRefreshToken)
+	}
+	curClaims, err := decodeClaims(curToken)
+	if err != nil {
+		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no valid ID token.", ErrNoRefreshToken)
+	}
+	params := map[string]string{}
+	for _, src := range []map[string]string{m.s.tokenParams, opts.TokenEndpointParams} {
+		for k, v := range src {
+			if !refreshReserved[k] {
+				params[k] = v
+			}
+		}
+	}
+	res, err := m.refreshes.do(ctx, m.s.now, sha256.Sum256([]byte(rt)), sha256.Sum256([]byte(at)),
+		func(ctx context.Context) (*refreshResult, error) {
+			return m.refreshGrant(ctx, rt, params, curClaims)
+		})
+	if err != nil {
+		var te *TokenError
+		if errors.As(err, &te) && te.ErrorCode == "invalid_grant" {
+			c.dropTokens(rt)
+		}
+		return nil, err
+	}
+	return c.applyRefresh(res)
+}
+
+// dropTokens removes the API tokens from the session after invalid_grant,
+// unless the session has moved on to another refresh token meanwhile.
+func (c *Context) dropTokens(rt string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.session()
+	if s == nil || string(s.RefreshToken) != rt {
+		return
+	}
+	c.warnIfCommitted()
+	ns := s.clone()
+	ns.AccessToken, ns.RefreshToken, ns.TokenType, ns.ExpiresAt = "", "", "", 0
+	c.setSessionLocked(ns)
+	c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); API tokens removed from the session")
+}
+
+// applyRefresh writes a refresh result into the request's session.
+func (c *Context) applyRefresh(res *refreshResult) (*AccessToken, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.session()
+	if s == nil || s.IDToken == "" {
+		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session ended during the refresh.", ErrNoRefreshToken)
+	}
+	if res.idClaims != nil {
+		cur := c.idTokenClaimsLocked()
+		if msg := sameIdentity(cur, res.idClaims); msg != "" {
+			return nil, &TokenError{ErrorCode: "invalid_id_token", Description: msg, StatusCode: http.StatusBadGateway,
+				cause: ErrInvalidIDToken}
+		}
+	}
+	c.warnIfCommitted()
+	ns := s.clone()
+	ns.AccessToken = Secret(res.accessToken)
+	ns.TokenType = res.tokenType
+	if res.refreshToken != "" {
+		ns.RefreshToken = Secret(res.refreshToken)
+	}
+	if res.idToken != "" {
+		ns.IDToken = Secret(res.idToken)
+	}
+	ns.ExpiresAt = 0
+	if res.hasExpiry {
+		ns.ExpiresAt = res.receivedAt.Unix() + res.expiresIn
+	}
+	c.setSessionLocked(ns)
+	return c.accessTokenLocked(), nil
+}
+
+// refreshResult is one successful refresh, shared by the requests that
+// de-duplicated on it.
+type refreshResult struct {
+	accessToken  string
+	tokenType    string
+	refreshToken string // "" when not rotated
+	idToken      string // "" when none was returned
+	idClaims     Claims // verified claims of idToken
+	expiresIn    int64
+	hasExpiry    bool
+	receivedAt   time.Time
+}
+
+// refreshGrant runs one refresh_token grant and validates the answer.
+func (m *Middleware) refreshGrant(ctx context.Context, rt string, params map[string]string, cur Claims) (*refreshResult, error) {
+	ps, err := m.provider.get(ctx)
+	if err != nil {
+		return nil, &TokenError{ErrorCode: "provider_unavailable", Description: "the provider's metadata could not be fetched",
+			StatusCode: http.StatusServiceUnavailable, cause: fmt.Errorf("%w: %w", ErrProviderUnavailable, err)}
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+	for k, v := range params {
+		form.Set(k, v)
+	}
+	doc, err := m.postTokenEndpoint(ctx, ps, form)
+	if err != nil {
+		return nil, err
+	}
+	received := m.s.now()
+	invalid := func(desc string) error {
+		return &TokenError{ErrorCode: "invalid_token_response", Description: desc, StatusCode: http.StatusBadGateway}
+	}
+	res := &refreshResult{accessToken: stringMember(doc, "access_token"), receivedAt: received}
+	if res.accessToken == "" {
+		return nil, invalid("the token response has no access_token")
+	}
+	tt := stringMember(doc, "token_type")
+	switch strings.ToLower(tt) {
+	case "bearer":
+		res.tokenType = "Bearer"
+	case "dpop":
+		res.tokenType = tt
+	default:
+		return nil, invalid("the token response has a missing or unsupported token_type")
+	}
+	if _, present := doc["expires_in"]; present {
+		if res.expiresIn, res.hasExpiry = expiresInMember(doc); !res.hasExpiry {
+			return nil, invalid("the token response has an invalid expires_in")
+		}
+	}
+	if v, present := doc["refresh_token"]; present && v != nil {
+		if res.refreshToken, _ = v.(string); res.refreshToken == "" {
+			return nil, invalid("the token response has an invalid refresh_token")
+		}
+	}
+	if v, present := doc["id_token"]; present && v != nil {
+		idt, _ := v.(string)
+		claims, err := m.verifyIDToken(ctx, ps, idt, idTokenChecks{})
+		if err != nil {
+			var e *Error
+			desc, cause := "the refreshed ID token was rejected", error(ErrInvalidIDToken)
+			if errors.As(err, &e) {
+				desc, cause = e.Description, e.Err
+			}
+			return nil, &TokenError{ErrorCode: "invalid_id_token", Description: desc, StatusCode: http.StatusBadGateway, cause: cause}
+		}
+		if msg := sameIdentity(cur, claims); msg != "" {
+			return nil, &TokenError{ErrorCode: "invalid_id_token", Description: msg, StatusCode: http.StatusBadGateway,
+				cause: ErrInvalidIDToken}
+		}
+		res.idToken, res.idClaims = idt, claims
+	}
+	return res, nil
+}
+
+// sameIdentity checks that a refreshed ID token names the same issuer,
+// subject and audience as the current one (OIDC Core §12.2). It returns a
+// description of the first difference, or "".
+func sameIdentity(cur, next Claims) string {
+	switch {
+	case cur == nil:
+		return "the session has no ID token to compare with"
+	case cur.String("iss") == "" || cur.String("iss") != next.String("iss"):
+		return "the refreshed ID token has another issuer"
+	case cur.String("sub") == "" || cur.String("sub") != next.String("sub"):
+		return "the refreshed ID token names another subject"
+	case !slices.Equal(audiences(cur), audiences(next)):
+		return "the refreshed ID token has another audience"
+	}
+	return ""
+}
+
+// audiences returns the aud claim as a sorted list.
+func audiences(c Claims) []string {
+	var out []string
+	switch v := c["aud"].(type) {
+	case string:
+		out = []string{v}
+	case []any:
+		for _, a := range v {
+			s, _ := a.(string)
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
