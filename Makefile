@@ -1,12 +1,18 @@
 GO ?= go
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: test bench lint cover fuzz
+.PHONY: test bench lint cover fuzz interop-fixtures
 
-# test runs every test of the module, with the race detector.
+# test runs every test of the module, and of the interop, e2e and redisstore
+# modules, with the race detector. The redisstore tests need redis-server on
+# PATH; the interop and e2e tests need node and `cd interop && npm ci` (they
+# skip without them, and fail instead when CI=true).
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	cd interop && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd e2e && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd redisstore && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # bench runs the benchmarks in a benchstat-friendly format.
 bench:
@@ -18,6 +24,8 @@ lint:
 	$(GO) vet ./...
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	$(STATICCHECK) ./...
+	cd redisstore && $(GO) vet ./... && $(STATICCHECK) ./...
+	cd interop && $(GO) vet ./... && $(STATICCHECK) ./...
 
 # cover reports coverage of the root package and internal/.
 cover:
@@ -28,3 +36,10 @@ cover:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzResolve -fuzztime 20s ./internal/safeurl/
 	$(GO) test -run '^$$' -fuzz FuzzDecrypt -fuzztime 20s ./internal/cookiecrypto/
+
+# interop-fixtures regenerates the cookies minted by the real
+# express-openid-connect that interop/fixtures_test.go reads without Node
+# (needs node and `cd interop && npm ci`).
+interop-fixtures:
+	cd interop && node gen_fixtures.mjs > ../testdata/interop/express-openid-connect.json.tmp
+	mv testdata/interop/express-openid-connect.json.tmp testdata/interop/express-openid-connect.json
