@@ -129,4 +129,19 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 			h.ServeHTTP(httptest.NewRecorder(), req)
 		}
 	})
+	b.Run("public-with-session-cookie", func(b *testing.B) {
+		m := benchMiddleware(b)
+		m.s.authRequired = false
+		h := m.Handler(hello)
+		req := benchRequest(b, benchSessions()["tokens"])
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if len(rec.Header().Values("Set-Cookie")) != 0 {
+				b.Fatal("a fresh, unread session must not be re-issued")
+			}
+		}
+	})
 }
