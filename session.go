@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/openidconnect-go/oidc/internal/chunk"
@@ -198,7 +200,7 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 		return
 	}
 	st.loaded = true
-	st.cookie = chunk.Read(c.req.Cookies(), m.s.sessionName)
+	st.cookie = chunk.Read(requestSessionCookies(c.req, m.s.sessionName), m.s.sessionName)
 	if !st.cookie.Found {
 		return
 	}
@@ -363,20 +365,55 @@ func (m *Middleware) peekFresh(c *Context) bool {
 	if m.s.store != nil {
 		return false
 	}
-	res := chunk.Read(c.req.Cookies(), m.s.sessionName)
-	if !res.Found {
-		return len(res.Names) == 0
+	value, ok := peekCookie(c.req, m.s.sessionName)
+	if !ok {
+		return false // chunked, duplicated or absent: take the full path
 	}
-	if len(staleNames(res, m.s.sessionName)) > 0 {
-		return false // stray chunks next to the cookie: clear them now
-	}
-	h, err := cookiecrypto.PeekHeader(res.Value)
+	h, err := cookiecrypto.PeekHeader(value)
 	if err != nil {
 		return false
 	}
 	now := m.s.now().Unix()
 	st := sessionState{header: h}
 	return m.headerValid(h, now) && !m.needsTouch(&st, now)
+}
+
+// sessionCookies returns the request cookies that can belong to the session
+// named name, parsing only those when the request has no chunks.
+func requestSessionCookies(r *http.Request, name string) []*http.Cookie {
+	for _, h := range r.Header["Cookie"] {
+		if strings.Contains(h, name+".") {
+			return r.Cookies()
+		}
+	}
+	return r.CookiesNamed(name)
+}
+
+// peekCookie returns the value of the single unchunked session cookie,
+// without validating it (only its header is peeked at), and false when the
+// request has none, several, or chunks.
+func peekCookie(r *http.Request, name string) (string, bool) {
+	var value string
+	found := false
+	for _, h := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(h, ";") {
+			part = strings.TrimLeft(part, " ")
+			if !strings.HasPrefix(part, name) {
+				continue
+			}
+			rest := part[len(name):]
+			switch {
+			case strings.HasPrefix(rest, "="):
+				if found {
+					return "", false
+				}
+				value, found = strings.TrimRight(rest[1:], " "), true
+			case strings.HasPrefix(rest, "."):
+				return "", false
+			}
+		}
+	}
+	return value, found
 }
 
 // writeSession is called when the response headers are written: it saves
