@@ -17,6 +17,8 @@ type Middleware struct {
 	provider *discovery
 	// refreshes de-duplicates concurrent refresh_token grants (tokens.go).
 	refreshes refreshGroup
+	// claims caches decoded ID-token claims (claimscache.go).
+	claims claimsCache
 }
 
 // New validates cfg and builds the middleware. It never contacts the

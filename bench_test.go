@@ -145,3 +145,26 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBasicExample mirrors examples/basic: Auth with AuthRequired and
+// a handler that greets the user by sub.
+func BenchmarkBasicExample(b *testing.B) {
+	m := benchMiddleware(b)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user := FromRequest(r).User()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte("<p>hello " + user.String("sub") + "</p>"))
+	}))
+	req := benchRequest(b, oidctest.SessionOptions{Claims: map[string]any{
+		"sub": "dev-user", "name": "dev-user", "sid": "Jd8FJQmOe9dKqXk3Zm2l", "auth_time": 1795852617,
+	}})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+	}
+}

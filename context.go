@@ -113,12 +113,15 @@ func (c *Context) User() Claims {
 	user := make(Claims, len(claims))
 	for k, v := range claims {
 		if !c.m.s.claimFilter[k] {
-			user[k] = v
+			user[k] = deepCopy(v)
 		}
 	}
 	return user
 }
 
+// idTokenClaimsLocked returns the claims of the session's ID token (with the
+// sid fallback), or nil. The map is shared: callers copy it before handing
+// it out.
 func (c *Context) idTokenClaimsLocked() Claims {
 	s := c.session()
 	if s == nil || s.IDToken == "" {
@@ -127,11 +130,12 @@ func (c *Context) idTokenClaimsLocked() Claims {
 	if c.claims != nil && c.claimsFor == s.IDToken {
 		return c.claims
 	}
-	claims, err := decodeClaims(string(s.IDToken))
+	claims, err := c.m.claims.get(string(s.IDToken))
 	if err != nil {
 		return nil
 	}
 	if _, ok := claims["sid"]; !ok && s.SID != "" {
+		claims = claims.clone()
 		claims["sid"] = s.SID
 	}
 	c.claims, c.claimsFor = claims, s.IDToken
@@ -248,15 +252,7 @@ func (c Claims) clone() Claims {
 	if c == nil {
 		return nil
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil
-	}
-	var out Claims
-	if json.Unmarshal(b, &out) != nil {
-		return nil
-	}
-	return out
+	return Claims(deepCopy(map[string]any(c)).(map[string]any))
 }
 
 // isJWTObject reports whether token has three segments and a base64url
