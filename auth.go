@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
 )
@@ -19,6 +20,8 @@ type Middleware struct {
 	refreshes refreshGroup
 	// claims caches decoded ID-token claims (claimscache.go).
 	claims claimsCache
+	// bufs recycles session decryption buffers.
+	bufs sync.Pool
 }
 
 // New validates cfg and builds the middleware. It never contacts the
@@ -35,6 +38,7 @@ func New(cfg Config) (*Middleware, error) {
 		return nil, cfgErr("Secret", "%v", err)
 	}
 	m := &Middleware{s: s, keys: keys}
+	m.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	m.provider = newDiscovery(s)
 	return m, nil
 }
@@ -64,7 +68,8 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			return
 		}
 		c := &Context{m: m}
-		rw := &responseWriter{ResponseWriter: w, c: c}
+		c.rw = responseWriter{ResponseWriter: w, c: c}
+		rw := &c.rw
 		c.w = rw
 		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, c))
 		c.req = r

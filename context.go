@@ -21,6 +21,7 @@ type Context struct {
 	m   *Middleware
 	req *http.Request
 	w   *responseWriter
+	rw  responseWriter // storage for w, allocated with the Context
 
 	mu        sync.Mutex
 	sess      sessionState

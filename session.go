@@ -225,7 +225,10 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 		plain = entry.Data
 		st.id = id
 	} else {
-		h, pt, idx, err := m.keys.DecryptKey(st.cookie.Value)
+		bufp := m.bufs.Get().(*[]byte)
+		defer m.bufs.Put(bufp) // the session strings are copies; the buffer is free after decoding
+		h, pt, idx, buf, err := m.keys.DecryptKeyBuf(st.cookie.Value, *bufp)
+		*bufp = buf
 		if err != nil {
 			m.s.logger.Debug("oidc: session cookie rejected", "reason", err.Error())
 			return

@@ -126,7 +126,15 @@ func (k *Keyring) Decrypt(compact string) (Header, []byte, error) {
 // decrypted the value (0 is the current key; higher means the value should
 // be re-encrypted).
 func (k *Keyring) DecryptKey(compact string) (Header, []byte, int, error) {
-	return k.decryptFramed(compact)
+	return k.decryptFramed(compact, nil)
+}
+
+// DecryptKeyBuf is DecryptKey that works in buf when it is large enough
+// (the returned plaintext then aliases buf), so callers can reuse buffers
+// across requests. Pass the returned buffer back in next time.
+func (k *Keyring) DecryptKeyBuf(compact string, buf []byte) (Header, []byte, int, []byte, error) {
+	h, pt, idx, err := k.decryptFramed(compact, &buf)
+	return h, pt, idx, buf, err
 }
 
 // PeekHeader returns the iat/uat/exp members of a JWE's protected header
@@ -150,7 +158,7 @@ func PeekHeader(compact string) (Header, error) {
 	return h, nil
 }
 
-func (k *Keyring) decryptFramed(compact string) (Header, []byte, int, error) {
+func (k *Keyring) decryptFramed(compact string, reuse *[]byte) (Header, []byte, int, error) {
 	if len(compact) > MaxCompactSize {
 		return Header{}, nil, 0, fmt.Errorf("%w: value longer than %d bytes", ErrMalformed, MaxCompactSize)
 	}
@@ -195,7 +203,15 @@ func (k *Keyring) decryptFramed(compact string) (Header, []byte, int, error) {
 	ivEnd := aadEnd + ivSize
 	ctEnd := ivEnd + ctLen
 	tagEnd := ctEnd + tagSize
-	mem := make([]byte, tagEnd+ctLen)
+	var mem []byte
+	if reuse != nil && cap(*reuse) >= tagEnd+ctLen {
+		mem = (*reuse)[:tagEnd+ctLen]
+	} else {
+		mem = make([]byte, tagEnd+ctLen)
+		if reuse != nil {
+			*reuse = mem
+		}
+	}
 	aad := mem[:aadEnd]
 	copy(aad, hS)
 	iv := mem[aadEnd:ivEnd]
