@@ -22,6 +22,10 @@ type Middleware struct {
 	claims claimsCache
 	// bufs recycles session decryption buffers.
 	bufs sync.Pool
+	// sessions caches decrypted session cookies (sessioncache.go).
+	sessions sessionCache
+	// ownName is the read-only name list of an unchunked session cookie.
+	ownName []string
 }
 
 // New validates cfg and builds the middleware. It never contacts the
@@ -39,6 +43,7 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	m := &Middleware{s: s, keys: keys}
 	m.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	m.ownName = []string{s.sessionName}
 	m.provider = newDiscovery(s)
 	return m, nil
 }

@@ -74,6 +74,27 @@ func BenchmarkSessionRead(b *testing.B) {
 	}
 }
 
+// BenchmarkSessionReadCold measures a session read that misses the
+// decrypted-session cache (the first request with a new cookie value).
+func BenchmarkSessionReadCold(b *testing.B) {
+	for name, opts := range benchSessions() {
+		b.Run(name, func(b *testing.B) {
+			m := benchMiddleware(b)
+			req := benchRequest(b, opts)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				m.sessions = sessionCache{}
+				m.claims = claimsCache{}
+				c := &Context{m: m, req: req}
+				if !c.IsAuthenticated() {
+					b.Fatal("not authenticated")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkSessionWrite measures encrypting and writing the session cookie.
 func BenchmarkSessionWrite(b *testing.B) {
 	for name, opts := range benchSessions() {

@@ -200,11 +200,21 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 		return
 	}
 	st.loaded = true
+	now := m.s.now().Unix()
+	if m.s.store == nil {
+		// The common case: one unchunked cookie seen before.
+		if value, ok := peekCookie(c.req, m.s.sessionName); ok {
+			if d, hit := m.sessions.get(value); hit {
+				st.cookie = chunk.Result{Value: value, Found: true, Names: m.ownName}
+				m.adopt(st, cookiecrypto.Header{IAT: d.hdr.iat, UAT: d.hdr.uat, EXP: d.hdr.exp}, d.sess.clone(), d.oldKey, now)
+				return
+			}
+		}
+	}
 	st.cookie = chunk.Read(requestSessionCookies(c.req, m.s.sessionName), m.s.sessionName)
 	if !st.cookie.Found {
 		return
 	}
-	now := m.s.now().Unix()
 	var hdr cookiecrypto.Header
 	var plain []byte
 	if m.s.store != nil {
@@ -235,21 +245,34 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 		}
 		hdr, plain, st.oldKey = h, pt, idx > 0
 	}
-	if !m.headerValid(hdr, now) {
-		m.s.logger.Debug("oidc: session expired")
-		return
-	}
 	sess, err := unmarshalSession(plain)
 	if err != nil {
 		m.s.logger.Debug("oidc: session payload rejected")
 		return
 	}
-	if sess.SessionExpiresAt != 0 && now >= sess.SessionExpiresAt-sessionExpiryLeeway {
+	if sess.empty() {
+		sess = nil
+	}
+	if m.s.store == nil {
+		m.sessions.put(st.cookie.Value, decrypted{
+			hdr: headerTimes{hdr.IAT, hdr.UAT, hdr.EXP}, sess: sess.clone(), oldKey: st.oldKey,
+		})
+	}
+	m.adopt(st, hdr, sess, st.oldKey, now)
+}
+
+// adopt installs a decoded session into the request state after the expiry
+// checks, which run against the current time and configuration.
+func (m *Middleware) adopt(st *sessionState, hdr cookiecrypto.Header, sess *Session, oldKey bool, now int64) {
+	if !m.headerValid(hdr, now) {
+		m.s.logger.Debug("oidc: session expired")
 		return
 	}
-	st.header = hdr
-	st.hadValid = true
-	if !sess.empty() {
+	if sess != nil && sess.SessionExpiresAt != 0 && now >= sess.SessionExpiresAt-sessionExpiryLeeway {
+		return
+	}
+	st.header, st.hadValid, st.oldKey = hdr, true, oldKey
+	if sess != nil {
 		st.data = sess
 		st.snap = *sess
 	}
