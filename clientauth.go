@@ -224,8 +224,10 @@ func (s *settings) resolveClientAuth(cfg Config, lookup func(string) (string, bo
 				return cfgErr("HTTPClient", "has no client certificate for UseMTLS (set Transport.TLSClientConfig.Certificates or GetClientCertificate)")
 			}
 		}
-		if s.responseType != "code" {
-			s.logger.Warn("oidc: UseMTLS is meant for the code flow (response_type \"code\")")
+		if !strings.Contains(s.responseType, "code") {
+			// Only code-bearing flows reach the token endpoint, where the
+			// certificate binds the tokens.
+			s.logger.Warn("oidc: UseMTLS has no effect without a code flow (response_type containing \"code\")")
 		}
 		if u, err := url.Parse(s.issuerBaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".auth0.com") {
 			s.logger.Warn("oidc: UseMTLS with an *.auth0.com issuer; Auth0 serves mTLS on custom domains")

@@ -6,41 +6,18 @@ package oidc
 // is split into several Go cases, and plain descriptions for the Go-specific
 // cases (security.md SESS-01, SESS-02, IDT-07 and the Go API's own rules).
 //
-// Titles of test/config.tests.js that are not mirrored here:
+// Titles of test/config.tests.js that are tested in other files (the full
+// mapping is docs/express-tests.md):
 //
-// Later issue (private_key_jwt, back-channel logout, JAR, mTLS):
-//   - should require "clientAssertionSigningKey" when clientAuthMethod is "private_key_jwt"
-//   - should default to "private_key_jwt" when "clientAssertionSigningKey" is present
-//   - should require a session store for back-channel logout
-//   - should configure back-channel logout with it's own store
-//   - should configure back-channel logout with a shared store
-//   - should configure back-channel logout with custom hooks
-//   - get config JAR config validation (all 6):
-//     should throw when requestObjectSigningKey is set without requestObjectSigningAlg
-//     should accept requestObjectSigningKey with requestObjectSigningAlg
-//     should accept requestObjectSigningKeyId as optional
-//     should accept requestObjectSigningKey without requestObjectSigningKeyId
-//     should emit console.warn when JAR is set without PAR
-//     should NOT emit console.warn when JAR is set WITH PAR
-//   - get config mTLS (useMtls) (all 18):
-//     should default useMtls to false
-//     should resolve clientAuthMethod to tls_client_auth when useMtls=true
-//     should not require clientSecret when useMtls=true
-//     should throw MtlsError(MTLS_REQUIRES_CUSTOM_FETCH) when customFetch is missing
-//     should throw MtlsError(MTLS_INCOMPATIBLE_CLIENT_AUTH) when combined with clientSecret
-//     should throw MtlsError(MTLS_INCOMPATIBLE_CLIENT_AUTH) when combined with clientAssertionSigningKey
-//     should enable useMtls from the AUTH0_MTLS env var
-//     should enable useMtls from AUTH0_MTLS regardless of case or surrounding whitespace
-//     should not enable useMtls for other AUTH0_MTLS values
-//     should throw for AUTH0_MTLS=true without customFetch
-//     should reject an explicit clientAuthMethod of tls_client_auth (not a public value)
-//     should reject the self_signed_tls_client_auth string (never a public value)
-//     should throw MTLS_INCOMPATIBLE_CLIENT_AUTH when useMtls is combined with an explicit clientAuthMethod
-//     should throw MTLS_INCOMPATIBLE_CLIENT_AUTH when useMtls is combined with clientAuthMethod none
-//     should emit console.warn when useMtls is used with a *.auth0.com issuer
-//     should NOT emit the custom-domain warning for a non-auth0 issuer
-//     should warn when useMtls is set but response_type does not include code
-//     should NOT emit the no-effect warning when response_type includes code
+//   - private_key_jwt, JAR and mTLS ("get config JAR config validation",
+//     "get config mTLS (useMtls)"): config_client_test.go
+//     (TestConfigClientAuthValid, TestConfigClientAuthInvalid,
+//     TestConfigClientAuthWarnings), and express_gaps_test.go
+//     (TestGapConfigMTLS) for the AUTH0_MTLS-without-HTTPClient error,
+//     UseMTLS with ClientAuthMethod "none", and the absent warnings.
+//   - back-channel logout ("should require a session store for back-channel
+//     logout", "should configure back-channel logout with ..."):
+//     TestBackchannelLogoutConfig in backchannel_test.go.
 //
 // Not applicable (Go's type system rules these out; Session.Cookie.HTTPOnly
 // and Session.Cookie.Secure are *bool):

@@ -496,8 +496,9 @@ func TestSessionExpressAppSession(t *testing.T) {
 		assert.Equal(t, http.StatusOK, rec.Code)
 	})
 
-	// "should disregard custom id generation without a custom store" has no
-	// counterpart: the Go port has no genid option.
+	// "should disregard custom id generation without a custom store" is
+	// TestGapCookieSessionGenid (express_gaps_test.go): Session.Genid is
+	// only used with a Session.Store.
 }
 
 // SESS-06 and "should not error with JWEDecryptionFailed when using old
