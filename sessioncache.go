@@ -1,7 +1,5 @@
 package oidc
 
-import "sync"
-
 // sessionCacheSize bounds the decrypted-session cache.
 const sessionCacheSize = 4096
 
@@ -21,31 +19,9 @@ type headerTimes struct{ iat, uat, exp int64 }
 // key is the whole authenticated value: a hit needs the same bytes that
 // decrypted before, and the expiry checks still run on every request.
 type sessionCache struct {
-	mu sync.Mutex
-	m  map[string]decrypted
+	c boundedCache[decrypted]
 }
 
-func (c *sessionCache) get(value string) (decrypted, bool) {
-	c.mu.Lock()
-	d, ok := c.m[value]
-	c.mu.Unlock()
-	return d, ok
-}
+func (c *sessionCache) get(value string) (decrypted, bool) { return c.c.get(value) }
 
-func (c *sessionCache) put(value string, d decrypted) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]decrypted)
-	}
-	if len(c.m) >= sessionCacheSize {
-		n := 0
-		for k := range c.m { // drop about half, in map (random) order
-			delete(c.m, k)
-			if n++; n >= sessionCacheSize/2 {
-				break
-			}
-		}
-	}
-	c.m[value] = d
-}
+func (c *sessionCache) put(value string, d decrypted) { c.c.put(value, d, sessionCacheSize) }

@@ -36,26 +36,8 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request, o Options) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, "POST")
-		return
-	}
-	body, ferr := readForm(w, r)
-	p.recordPARRequest(r, body)
-	if ferr != nil {
-		badRequest("invalid_request", ferr.Error()).write(w)
-		return
-	}
-	form := r.PostForm
-	for k, v := range form {
-		if len(v) > 1 {
-			badRequest("invalid_request", k+" is repeated").write(w)
-			return
-		}
-	}
-	clientID, oerr := p.authenticateClient(r, form, o)
-	if oerr != nil {
-		oerr.write(w)
+	form, clientID, ok := p.clientPost(w, r, o, p.recordPARRequest)
+	if !ok {
 		return
 	}
 	if form.Has("request_uri") {

@@ -45,30 +45,43 @@ type grant struct {
 	family   string
 }
 
-func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, o Options) {
+// clientPost reads a client's form POST (token endpoint, PAR): POST only,
+// size-capped form, recorded for tests, no repeated parameters, and client
+// authentication. It writes the error response itself and reports false.
+func (p *Provider) clientPost(w http.ResponseWriter, r *http.Request, o Options,
+	record func(*http.Request, []byte)) (url.Values, string, bool) {
 	if r.Method != http.MethodPost {
 		methodNotAllowed(w, "POST")
-		return
+		return nil, "", false
 	}
 	body, ferr := readForm(w, r)
-	p.recordTokenRequest(r, body)
+	record(r, body)
 	if ferr != nil {
 		badRequest("invalid_request", ferr.Error()).write(w)
-		return
+		return nil, "", false
 	}
 	form := r.PostForm
 	for k, v := range form {
 		if len(v) > 1 {
 			badRequest("invalid_request", k+" is repeated").write(w)
-			return
+			return nil, "", false
 		}
 	}
 	clientID, oerr := p.authenticateClient(r, form, o)
 	if oerr != nil {
 		oerr.write(w)
+		return nil, "", false
+	}
+	return form, clientID, true
+}
+
+func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, o Options) {
+	form, clientID, ok := p.clientPost(w, r, o, p.recordTokenRequest)
+	if !ok {
 		return
 	}
 	var resp map[string]any
+	var oerr *oauthError
 	switch gt := form.Get("grant_type"); gt {
 	case "authorization_code":
 		resp, oerr = p.authorizationCodeGrant(form, o, clientID)
