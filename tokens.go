@@ -177,11 +177,78 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 	if err != nil {
 		var te *TokenError
 		if errors.As(err, &te) && te.ErrorCode == "invalid_grant" {
+			// Another instance may have rotated this refresh token a moment
+			// ago: with a shared store, adopt its result (catalog REF-03).
+			if tok, ok := c.adoptStoredRefresh(ctx, rt); ok {
+				return tok, nil
+			}
 			c.dropTokens(rt)
 		}
 		return nil, err
 	}
-	return c.applyRefresh(res)
+	tok, err := c.applyRefresh(res)
+	if err == nil {
+		c.persistRefresh()
+	}
+	return tok, err
+}
+
+// storeRefreshWait is how long a request whose refresh was refused waits for
+// another instance's rotated tokens to appear in the shared store.
+const storeRefreshWait = 2 * time.Second
+
+// persistRefresh saves a refreshed session to the store at once (store mode),
+// so that other instances see the rotated refresh token before their own
+// refresh attempts fail.
+func (c *Context) persistRefresh() {
+	if c.m.s.store == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.m.saveSession(c); err != nil {
+		c.m.s.logger.Warn("oidc: refreshed session not saved yet", "error", err.Error())
+	}
+}
+
+// adoptStoredRefresh re-reads the session from the store after invalid_grant
+// and adopts tokens that another instance obtained with the same refresh
+// token. It waits up to storeRefreshWait for them to appear.
+func (c *Context) adoptStoredRefresh(ctx context.Context, rt string) (*AccessToken, bool) {
+	m := c.m
+	c.mu.Lock()
+	id := c.sess.id
+	c.mu.Unlock()
+	if m.s.store == nil || id == "" {
+		return nil, false
+	}
+	deadline := time.Now().Add(storeRefreshWait)
+	for {
+		entry, err := m.storeGet(ctx, id)
+		if err != nil || entry == nil {
+			return nil, false
+		}
+		if stored, err := unmarshalSession(entry.Data); err == nil && stored.RefreshToken != "" &&
+			string(stored.RefreshToken) != rt && stored.AccessToken != "" {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			cur := c.session()
+			if cur == nil || string(cur.RefreshToken) != rt || stored.IDToken == "" {
+				return nil, false
+			}
+			c.setSessionLocked(stored)
+			m.s.logger.Info("oidc: refresh token already rotated by another instance; adopted its tokens")
+			return c.accessTokenLocked(), true
+		}
+		if time.Now().After(deadline) {
+			return nil, false
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // dropTokens removes the API tokens from the session after invalid_grant,
