@@ -79,6 +79,9 @@ func (c *Context) IsAuthenticated() bool {
 	if c.claims != nil && c.claimsFor == s.IDToken {
 		return true
 	}
+	if _, ok := c.m.claims.c.get(string(s.IDToken)); ok {
+		return true // decoded before: a JSON object
+	}
 	return isJWTObject(string(s.IDToken))
 }
 

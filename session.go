@@ -215,6 +215,12 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	if !st.cookie.Found {
 		return
 	}
+	if m.s.store == nil {
+		if d, hit := m.sessions.get(st.cookie.Value); hit { // chunked sessions
+			m.adopt(st, cookiecrypto.Header{IAT: d.hdr.iat, UAT: d.hdr.uat, EXP: d.hdr.exp}, d.sess.clone(), d.oldKey, now)
+			return
+		}
+	}
 	var hdr cookiecrypto.Header
 	var plain []byte
 	if m.s.store != nil {
