@@ -35,7 +35,10 @@ cover:
 # fuzz runs each fuzz target briefly.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzResolve -fuzztime 20s ./internal/safeurl/
-	$(GO) test -run '^$$' -fuzz FuzzDecrypt -fuzztime 20s ./internal/cookiecrypto/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime 20s ./internal/cookiecrypto/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecryptHeader$$' -fuzztime 20s ./internal/cookiecrypto/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20s ./internal/sessionjson/
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 20s ./internal/chunk/
 
 # interop-fixtures regenerates the cookies minted by the real
 # express-openid-connect that interop/fixtures_test.go reads without Node
