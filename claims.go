@@ -15,9 +15,8 @@ import (
 func RequiresAuth() func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c := FromRequest(r)
+			c := contextOrFail(w, r)
 			if c == nil {
-				http.Error(w, ErrNoMiddleware.Error(), http.StatusInternalServerError)
 				return
 			}
 			if !c.IsAuthenticated() {
@@ -27,6 +26,16 @@ func RequiresAuth() func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// contextOrFail returns the request's Context, or answers 500 and returns
+// nil when the handler is not wrapped by Auth (a wiring error).
+func contextOrFail(w http.ResponseWriter, r *http.Request) *Context {
+	c := FromRequest(r)
+	if c == nil {
+		http.Error(w, ErrNoMiddleware.Error(), http.StatusInternalServerError)
+	}
+	return c
 }
 
 // requireLogin answers an anonymous request to a protected route.

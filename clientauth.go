@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -472,4 +473,21 @@ func (s *settings) applyMTLSAliases(md *metadata) error {
 		s.logger.Debug("oidc: no mtls_endpoint_aliases.userinfo_endpoint; using userinfo_endpoint")
 	}
 	return nil
+}
+
+// clientPost builds a form POST to a token-style endpoint (token, PAR) with
+// the client authentication applied: HTTP Basic with both parts
+// form-encoded before Base64 (RFC 6749 §2.3.1, as x/oauth2 does), or the
+// parameters already in form.
+func (m *Middleware) clientPost(ctx context.Context, endpoint string, form url.Values, authn clientAuthn) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if authn.basic {
+		req.SetBasicAuth(url.QueryEscape(m.s.clientID), url.QueryEscape(m.s.clientSecret))
+	}
+	return req, nil
 }

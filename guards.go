@@ -108,9 +108,8 @@ func ClaimCheck(fn func(c *Context, claims Claims) bool) func(http.Handler) http
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c := FromRequest(r)
+			c := contextOrFail(w, r)
 			if c == nil {
-				http.Error(w, ErrNoMiddleware.Error(), http.StatusInternalServerError)
 				return
 			}
 			claims := c.IDTokenClaims()
@@ -132,9 +131,8 @@ func ClaimCheck(fn func(c *Context, claims Claims) bool) func(http.Handler) http
 func claimGuard(check func(Claims) bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c := FromRequest(r)
+			c := contextOrFail(w, r)
 			if c == nil {
-				http.Error(w, ErrNoMiddleware.Error(), http.StatusInternalServerError)
 				return
 			}
 			c.mu.Lock()

@@ -96,15 +96,9 @@ func (m *Middleware) pushAuthorizationRequest(ctx context.Context, ps *providerS
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.s.httpTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	req, err := m.clientPost(ctx, endpoint, form, authn)
 	if err != nil {
 		return "", parFailure("the PAR request could not be built", nil)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if authn.basic {
-		// RFC 6749 §2.3.1: form-encode both parts before Base64.
-		req.SetBasicAuth(url.QueryEscape(m.s.clientID), url.QueryEscape(m.s.clientSecret))
 	}
 	resp, err := m.provider.client.Do(req)
 	if err != nil {

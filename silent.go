@@ -16,9 +16,8 @@ import "net/http"
 func AttemptSilentLogin() func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c := FromRequest(r)
+			c := contextOrFail(w, r)
 			if c == nil {
-				http.Error(w, ErrNoMiddleware.Error(), http.StatusInternalServerError)
 				return
 			}
 			if c.m.attemptSilentLogin(w, r, c) {

@@ -63,17 +63,10 @@ func (m *Middleware) postTokenEndpoint(ctx context.Context, ps *providerState, f
 
 	ctx, cancel := m.outboundContext(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(body.Encode()))
+	req, err := m.clientPost(ctx, tokenURL, body, authn)
 	if err != nil {
 		return nil, &TokenError{ErrorCode: "provider_unavailable", Description: "the token endpoint URL is invalid",
 			StatusCode: http.StatusServiceUnavailable, cause: ErrProviderUnavailable}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if authn.basic {
-		// RFC 6749 §2.3.1: form-encode id and secret before Base64, as
-		// x/oauth2 does.
-		req.SetBasicAuth(url.QueryEscape(m.s.clientID), url.QueryEscape(m.s.clientSecret))
 	}
 	resp, err := m.provider.client.Do(req)
 	if err != nil {
