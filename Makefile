@@ -32,13 +32,17 @@ cover:
 	$(GO) test -count=1 -coverprofile=cover.out . ./internal/...
 	$(GO) tool cover -func=cover.out | tail -1
 
-# fuzz runs each fuzz target briefly.
+# fuzz runs every fuzz target of the module briefly (FUZZTIME each). The
+# targets are discovered with `go test -list`, so new ones are included
+# without editing this file.
+FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzResolve -fuzztime 20s ./internal/safeurl/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime 20s ./internal/cookiecrypto/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecryptHeader$$' -fuzztime 20s ./internal/cookiecrypto/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20s ./internal/sessionjson/
-	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 20s ./internal/chunk/
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 # interop-fixtures regenerates the cookies minted by the real
 # express-openid-connect that interop/fixtures_test.go reads without Node

@@ -116,7 +116,8 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 	if err != nil {
 		return newError(http.StatusInternalServerError, "server_error", "no randomness", err)
 	}
-	tx := transaction.Transaction{Nonce: nonce, State: encoded, ResponseType: m.s.responseType}
+	tx := transaction.Transaction{Nonce: nonce, State: encoded, ResponseType: m.s.responseType,
+		Started: m.s.now().UnixMicro()}
 	if v, ok := params["max_age"]; ok {
 		ma, err := parseMaxAge(v)
 		if err != nil {

@@ -632,10 +632,10 @@ func TestLoginTransactionCookieFormat(t *testing.T) {
 		maxAge  bool
 		keyList []string
 	}{
-		{"id_token", nil, false, false, []string{"nonce", "state", "response_type"}},
-		{"code", codeQuery, true, false, []string{"nonce", "state", "code_verifier", "response_type"}},
+		{"id_token", nil, false, false, []string{"nonce", "state", "response_type", "started"}},
+		{"code", codeQuery, true, false, []string{"nonce", "state", "code_verifier", "response_type", "started"}},
 		{"hybrid with max_age", map[string]string{"response_type": "code id_token", "max_age": "600"}, true, true,
-			[]string{"nonce", "state", "max_age", "code_verifier", "response_type"}},
+			[]string{"nonce", "state", "max_age", "code_verifier", "response_type", "started"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,10 @@ type Transaction struct {
 	// ResponseType is the response_type of the request. It is this port's
 	// addition; express ignores unknown keys.
 	ResponseType string `json:"response_type,omitempty"`
+	// Started is when the login started, in Unix microseconds of the
+	// middleware's clock (0: unknown, as in transactions written by
+	// express-openid-connect). It is this port's addition.
+	Started int64 `json:"started,omitempty"`
 }
 
 // Marshal returns the JSON form with keys in the order nonce, state,
@@ -75,6 +79,13 @@ func Parse(s string) (Transaction, error) {
 	}
 	if t.ResponseType, err = optionalString(m, "response_type"); err != nil {
 		return Transaction{}, err
+	}
+	if raw, ok := m["started"]; ok && !isNull(raw) {
+		v, ok := nonNegativeInt(raw)
+		if !ok {
+			return Transaction{}, errors.New("transaction: started must be a non-negative integer")
+		}
+		t.Started = v
 	}
 	if raw, ok := m["max_age"]; ok && !isNull(raw) {
 		v, ok := nonNegativeInt(raw)
