@@ -3,16 +3,36 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 
 .PHONY: test bench lint cover fuzz interop-fixtures
 
-# test runs every test of the module, and of the interop, e2e and redisstore
-# modules, with the race detector. The redisstore tests need redis-server on
-# PATH; the interop and e2e tests need node and `cd interop && npm ci` (they
-# skip without them, and fail instead when CI=true).
+BIN := $(CURDIR)/.bin
+SUMMARY := $(BIN)/test-summary.txt
+
+# test vets and tests every module (the root module with its internal and
+# oidctest packages, then interop, e2e and redisstore), with the race detector
+# except in e2e. Every module runs even when an earlier one fails; at the end
+# one line per module says how many tests ran, failed and were skipped, and
+# why. The redisstore tests need redis-server on PATH; interop and e2e need
+# Node.js >= 20.19 and `cd interop && npm ci`, and e2e also Chromium. Without
+# them those tests skip (and fail instead when CI=true); `.ci/run` installs
+# everything.
 test:
-	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
-	cd interop && $(GO) vet ./... && $(GO) test -race -count=1 ./...
-	cd e2e && $(GO) vet ./... && $(GO) test -count=1 ./...
-	cd redisstore && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	@mkdir -p $(BIN) && rm -f $(SUMMARY)
+	@$(GO) build -o $(BIN)/testreport ./internal/cmd/testreport
+	@status=0; \
+	run() { \
+		dir=$$1; name=$$2; shift 2; \
+		echo "== $$name: go vet and go test $$*"; \
+		if ! (cd $$dir && $(GO) vet ./...); then \
+			echo "FAIL $$name: go vet failed" >> $(SUMMARY); status=1; return; \
+		fi; \
+		(cd $$dir && $(GO) test -json -count=1 "$$@" ./... 2>&1) | \
+			$(BIN)/testreport -module $$name -summary $(SUMMARY) || status=1; \
+	}; \
+	run . root -race; \
+	run interop interop -race; \
+	run e2e e2e; \
+	run redisstore redisstore -race; \
+	echo; echo "== summary"; cat $(SUMMARY); \
+	exit $$status
 
 # bench runs the benchmarks in a benchstat-friendly format.
 bench:
