@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,19 +36,37 @@ const maxReplayEntries = 10000
 //
 //   - a token with a sid logs out that one provider session: the marker
 //     "<iss>|<sid>" is written;
-//   - a token with only a sub logs out every session of that user that began
-//     before the token was issued: the marker "<iss>|<sub>" is written;
-//   - each marker records the logout time (StoreEntry.Header.IAT, Unix
-//     seconds) and lives as long as the longest possible remaining session:
-//     Session.AbsoluteDuration, or Session.RollingDuration when there is no
-//     absolute limit;
-//   - a session is logged out when a marker for its sid or sub exists and
-//     its ID token was issued (iat) at or before the logout time. A later
-//     login by the same user is therefore not affected, and nothing needs to
-//     be deleted at login, so older sessions never come back.
+//   - a token with only a sub logs out every session of that user that
+//     existed when the logout arrived: the marker "<iss>|<sub>" is written;
+//   - each marker records when the logout was received
+//     (StoreEntry.LoggedOutAt, Unix microseconds of Config.Now) and the
+//     logout token's iat (StoreEntry.Header.IAT, Unix seconds), and lives as
+//     long as the longest possible remaining session: Session.AbsoluteDuration,
+//     or Session.RollingDuration when there is no absolute limit;
+//   - a session is logged out by a marker of its sid or sub when its login
+//     started (Session.LoginStartedAt) at or before the logout was received,
+//     unless its ID token was issued (iat) after the logout token, that is
+//     by the provider after the logout. Sessions without a recorded login
+//     start (made by express-openid-connect or an older version) are logged
+//     out when their ID token's iat is at or before the logout token's iat;
+//   - markers written by express-openid-connect carry only their write
+//     time (Cookie.Expires - Cookie.MaxAge, in milliseconds), which then
+//     serves as the logout time.
 //
-// Markers written by express-openid-connect carry no logout time; they log
-// out every session of their sid or sub, as in express-openid-connect.
+// A later login by the same user is therefore not affected, nothing needs
+// to be deleted at login, and older sessions never come back. At the
+// callback, the new session goes through IsLoggedOut before it is saved:
+// a login whose provider session was logged out meanwhile (for example an
+// authorization response held back and delivered after the logout) is
+// refused with ErrLoggedOut (401) and creates no session. The instances
+// sharing a store should have synchronised clocks: logins and logouts are
+// ordered by their times.
+//
+// The check needs no request to the provider: before discovery has
+// succeeded, markers are looked up under the issuer spellings that
+// IssuerBaseURL allows (with and without a trailing slash), afterwards
+// under the discovered issuer. Logged-in users keep working while the
+// provider is down.
 //
 // Either a Store (this one, or Session.Store) or custom IsLoggedOut (or
 // DisableIsLoggedOut) and OnLogoutToken hooks are required.
@@ -64,7 +83,11 @@ type BackchannelLogoutConfig struct {
 	// When it fails, the request is answered 503 with Retry-After through
 	// Config.ErrorHandler (or the status of an error implementing
 	// interface{ StatusCode() int }), the session is left as it is and
-	// nobody is served as logged in. Default: the marker check above.
+	// nobody is served as logged in. It also runs at the end of every
+	// login, after OnLogin, with c showing the new session: true refuses
+	// the login (ErrLoggedOut, 401) and an error fails it (503, or its
+	// StatusCode()); no session is created either way. Default: the marker
+	// check above.
 	IsLoggedOut func(r *http.Request, c *Context) (bool, error)
 
 	// DisableIsLoggedOut turns the check off, for applications that log
@@ -76,13 +99,14 @@ type BackchannelLogoutConfig struct {
 	// showing the new session. Changes it makes to the session are
 	// discarded; use Config.AfterCallback for that. An error fails the
 	// login (503, or its StatusCode()) and no session is created. Default:
-	// remove a marker of the new session's sid that would otherwise log the
-	// new session out (one written in the same second as the login, or by
-	// express-openid-connect), and an express-openid-connect marker of its
-	// sub. Markers with a logout time are otherwise left alone.
+	// none. express-openid-connect's default deletes the user's markers,
+	// which brings back every older session they logged out; here a new
+	// login is told apart from older sessions by its start time instead,
+	// so no marker ever needs deleting.
 	OnLogin func(r *http.Request, c *Context) error
 
-	// DisableOnLogin turns OnLogin off. Express: onLogin: false.
+	// DisableOnLogin turns OnLogin off (express: onLogin: false). As the
+	// default is none, it only matters together with OnLogin.
 	DisableOnLogin bool
 
 	// OnLogoutToken runs for every valid logout token, with its verified
@@ -101,6 +125,9 @@ type backchannelSettings struct {
 	onLogoutToken func(context.Context, Claims) error
 	markerTTL     time.Duration
 	replay        replayCache
+	// issuers are the issuer spellings markers are looked up under until
+	// discovery has succeeded.
+	issuers []string
 }
 
 // backchannelRoute returns the mounted back-channel logout route, or "".
@@ -171,13 +198,10 @@ func (s *settings) resolveBackchannel(cfg Config) error {
 	default:
 		b.isLoggedOut = defaultIsLoggedOut
 	}
-	switch {
-	case bc.DisableOnLogin:
-	case bc.OnLogin != nil:
+	if !bc.DisableOnLogin {
 		b.onLogin = bc.OnLogin
-	case b.store != nil:
-		b.onLogin = defaultOnLogin
 	}
+	b.issuers = issuerSpellings(s.issuerBaseURL)
 	b.onLogoutToken = bc.OnLogoutToken
 	if b.onLogoutToken == nil {
 		b.onLogoutToken = func(ctx context.Context, claims Claims) error {
@@ -451,8 +475,8 @@ func markerGet(ctx context.Context, store Store, key string) (*StoreEntry, error
 
 // writeLogoutMarkers is the default OnLogoutToken: a "<iss>|<sid>" marker
 // when the token has a sid (that session only), else a "<iss>|<sub>" marker
-// (every session of the user). Each records the logout time, the token's
-// iat; a later time already recorded is kept.
+// (every session of the user). Each records the logout token's iat and the
+// time the logout was received; later times already recorded are kept.
 func (s *settings) writeLogoutMarkers(ctx context.Context, claims Claims) error {
 	store := s.bcl.store
 	if store == nil {
@@ -467,24 +491,28 @@ func (s *settings) writeLogoutMarkers(ctx context.Context, claims Claims) error 
 		return errors.New("oidc: the logout token must have a 'sid' or a 'sub'")
 	}
 	key := markerKey(iss, id)
-	logoutAt := s.now().Unix()
+	now := s.now()
+	logoutIAT := now.Unix()
 	if iat, ok := numericClaim(claims, "iat"); ok {
-		logoutAt = iat.Unix()
+		logoutIAT = iat.Unix()
 	}
+	receivedAt := now.UnixMicro()
 	prev, err := markerGet(ctx, store, key)
 	if err != nil {
 		return err
 	}
-	if prev != nil && prev.Header.IAT > logoutAt {
-		logoutAt = prev.Header.IAT
+	if prev != nil {
+		logoutIAT = max(logoutIAT, prev.Header.IAT)
+		prevAt, _ := markerTimes(prev)
+		receivedAt = max(receivedAt, prevAt)
 	}
-	now := s.now()
 	ttl := s.bcl.markerTTL
 	expiry := now.Add(ttl)
 	entry := &StoreEntry{
-		Header: StoreHeader{IAT: logoutAt, UAT: now.Unix(), EXP: expiry.Unix()},
-		Cookie: &StoreCookie{Expires: now.UnixMilli() + ttl.Milliseconds(), MaxAge: ttl.Milliseconds()},
-		ID:     key,
+		Header:      StoreHeader{IAT: logoutIAT, UAT: now.Unix(), EXP: expiry.Unix()},
+		Cookie:      &StoreCookie{Expires: now.UnixMilli() + ttl.Milliseconds(), MaxAge: ttl.Milliseconds()},
+		ID:          key,
+		LoggedOutAt: receivedAt,
 	}
 	if err := store.Set(ctx, key, entry, expiry); err != nil {
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
@@ -492,50 +520,130 @@ func (s *settings) writeLogoutMarkers(ctx context.Context, claims Claims) error 
 	return nil
 }
 
-// loggedOutBy reports whether a marker logs out a session whose ID token
-// was issued at loginIAT (0: unknown).
-func loggedOutBy(marker *StoreEntry, loginIAT int64) bool {
+// maxMarkerMillis bounds the write time derived from a marker's cookie
+// member (the year 2286), so that the conversion to microseconds cannot
+// overflow.
+const maxMarkerMillis = 1e13
+
+// markerTimes returns when a marker's logout was received, in Unix
+// microseconds, and the logout time in Unix seconds (the logout token's
+// iat), each 0 when unknown. Markers written by express-openid-connect only
+// carry their write time, Cookie.Expires - Cookie.MaxAge in milliseconds;
+// it stands for both, the microseconds rounded up to the end of that
+// millisecond (a login that started in the same millisecond counts as
+// started before the logout).
+func markerTimes(e *StoreEntry) (receivedAt, logoutIAT int64) {
+	receivedAt = e.LoggedOutAt
+	if receivedAt <= 0 {
+		receivedAt = 0
+		if ck := e.Cookie; ck != nil && ck.MaxAge >= 0 && ck.Expires > ck.MaxAge {
+			if ms := ck.Expires - ck.MaxAge; ms < maxMarkerMillis {
+				receivedAt = ms*1000 + 999
+			}
+		}
+	}
+	logoutIAT = e.Header.IAT
+	if logoutIAT <= 0 {
+		logoutIAT = receivedAt / 1e6
+	}
+	return receivedAt, logoutIAT
+}
+
+// loginTimes are the times of a session that the marker check compares.
+type loginTimes struct {
+	startedAt int64 // Session.LoginStartedAt, Unix microseconds (0: unknown)
+	idIAT     int64 // the ID token's iat, Unix seconds (0: unknown)
+}
+
+// loggedOutBy reports whether a marker logs out a session: when its login
+// started at or before the logout was received, unless the provider issued
+// its ID token after the logout token. Without a login start (sessions made
+// by express-openid-connect or an older version), the ID token's iat
+// decides: at or before the logout time. A marker or session without any
+// usable time is logged out, as in express-openid-connect.
+func loggedOutBy(marker *StoreEntry, lt loginTimes) bool {
 	if marker == nil {
 		return false
 	}
-	// No logout time (express-openid-connect's markers), or an unknown
-	// login time: logged out.
-	return marker.Header.IAT == 0 || loginIAT == 0 || loginIAT <= marker.Header.IAT
+	receivedAt, logoutIAT := markerTimes(marker)
+	if logoutIAT > 0 && lt.idIAT > logoutIAT {
+		return false // issued by the provider after the logout
+	}
+	if lt.startedAt > 0 && receivedAt > 0 {
+		return lt.startedAt <= receivedAt
+	}
+	return true
 }
 
-// sessionMarkers returns the issuer and the sid and sub of the current
-// session, for the default hooks.
-func sessionMarkers(ctx context.Context, c *Context) (iss, sid, sub string, loginIAT int64, err error) {
-	claims := c.IDTokenClaims()
-	if claims == nil {
-		return "", "", "", 0, nil
+// issuerSpellings returns the issuers that discovery would accept for
+// issuerBaseURL, as marker keys may use them: the URL as configured (or,
+// for a URL of a .well-known document, the part before "/.well-known/"),
+// and its normalised form, each with and without a trailing slash.
+func issuerSpellings(issuerBaseURL string) []string {
+	base := issuerBaseURL
+	if i := strings.Index(base, "/.well-known/"); i >= 0 {
+		base = base[:i]
 	}
-	iss, err = c.m.knownIssuer(ctx)
-	if err != nil {
-		return "", "", "", 0, err
+	var out []string
+	add := func(v string) {
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
 	}
-	if iat, ok := numericClaim(claims, "iat"); ok && iat.Unix() > 0 {
-		loginIAT = iat.Unix()
+	for _, v := range []string{base, normalizeIssuer(base)} {
+		add(v)
+		if strings.HasSuffix(v, "/") {
+			add(strings.TrimSuffix(v, "/"))
+		} else {
+			add(v + "/")
+		}
 	}
-	return iss, claims.String("sid"), claims.String("sub"), loginIAT, nil
+	return out
+}
+
+// markerIssuers returns the issuers to look markers up under: the
+// discovered one once discovery has succeeded (it cannot change, as it must
+// match IssuerBaseURL), else the spellings IssuerBaseURL allows. It never
+// asks the provider, so the check works while the provider is down.
+func (m *Middleware) markerIssuers() []string {
+	d := m.provider
+	d.mu.Lock()
+	cur := d.cur
+	d.mu.Unlock()
+	if cur != nil {
+		return []string{cur.md.Issuer}
+	}
+	return m.s.bcl.issuers
 }
 
 // defaultIsLoggedOut checks the "<iss>|<sid>" and "<iss>|<sub>" markers,
 // in parallel.
 func defaultIsLoggedOut(r *http.Request, c *Context) (bool, error) {
 	m := c.m
-	ctx, cancel := context.WithTimeout(r.Context(), m.s.httpTimeout)
-	defer cancel()
-	iss, sid, sub, loginIAT, err := sessionMarkers(ctx, c)
-	if err != nil || iss == "" {
-		return false, err
+	var sid, sub string
+	var lt loginTimes
+	c.mu.Lock()
+	if claims := c.idTokenClaimsLocked(); claims != nil {
+		sid, sub = claims.String("sid"), claims.String("sub")
+		if iat, ok := numericClaim(claims, "iat"); ok && iat.Unix() > 0 {
+			lt.idIAT = iat.Unix()
+		}
+		lt.startedAt = c.session().LoginStartedAt
 	}
+	c.mu.Unlock()
 	var keys []string
-	for _, id := range []string{sid, sub} {
-		if id != "" {
-			keys = append(keys, markerKey(iss, id))
+	for _, iss := range m.markerIssuers() {
+		for _, id := range []string{sid, sub} {
+			if id != "" && !slices.Contains(keys, markerKey(iss, id)) {
+				keys = append(keys, markerKey(iss, id))
+			}
 		}
 	}
+	if len(keys) == 0 {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), m.s.httpTimeout)
+	defer cancel()
 	type result struct {
 		out bool
 		err error
@@ -545,7 +653,7 @@ func defaultIsLoggedOut(r *http.Request, c *Context) (bool, error) {
 	for i, key := range keys {
 		wg.Go(func() {
 			e, err := markerGet(ctx, m.s.bcl.store, key)
-			results[i] = result{loggedOutBy(e, loginIAT), err}
+			results[i] = result{loggedOutBy(e, lt), err}
 		})
 	}
 	wg.Wait()
@@ -560,58 +668,6 @@ func defaultIsLoggedOut(r *http.Request, c *Context) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// defaultOnLogin removes the markers that would log the new session out at
-// once: a sid marker not older than the login (same second, or OP clock
-// oddities) or without a logout time, and a sub marker without a logout
-// time (express-openid-connect's). Sub markers with a logout time stay, so
-// the user's older sessions stay logged out.
-func defaultOnLogin(r *http.Request, c *Context) error {
-	m := c.m
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.s.httpTimeout)
-	defer cancel()
-	iss, sid, sub, loginIAT, err := sessionMarkers(ctx, c)
-	if err != nil || iss == "" {
-		return err
-	}
-	store := m.s.bcl.store
-	check := func(id string, stale func(*StoreEntry) bool) error {
-		if id == "" {
-			return nil
-		}
-		key := markerKey(iss, id)
-		e, err := markerGet(ctx, store, key)
-		if err != nil || e == nil || !stale(e) {
-			return err
-		}
-		if err := store.Destroy(ctx, key); err != nil {
-			return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
-		}
-		return nil
-	}
-	if err := check(sid, func(e *StoreEntry) bool { return loggedOutBy(e, loginIAT) }); err != nil {
-		return err
-	}
-	return check(sub, func(e *StoreEntry) bool { return e.Header.IAT == 0 })
-}
-
-// knownIssuer returns the discovered issuer: the cached one when discovery
-// has ever succeeded (the issuer cannot change, as it must match
-// IssuerBaseURL), so the check needs no request to the provider.
-func (m *Middleware) knownIssuer(ctx context.Context) (string, error) {
-	d := m.provider
-	d.mu.Lock()
-	cur := d.cur
-	d.mu.Unlock()
-	if cur != nil {
-		return cur.md.Issuer, nil
-	}
-	ps, err := d.get(ctx)
-	if err != nil {
-		return "", err
-	}
-	return ps.md.Issuer, nil
 }
 
 // ---------------------------------------------------------------------------
@@ -653,29 +709,57 @@ func (m *Middleware) backchannelGate(w http.ResponseWriter, r *http.Request, c *
 	return false
 }
 
-// backchannelOnLogin runs OnLogin with the new session in place, then puts
-// the previous one back for the caller to save.
-func (m *Middleware) backchannelOnLogin(r *http.Request, c *Context, next, prev *Session) error {
+// backchannelLogin runs OnLogin and then IsLoggedOut with the new session
+// in place, then puts the previous one back for the caller to save. A new
+// session that IsLoggedOut reports as logged out refuses the login with
+// ErrLoggedOut.
+func (m *Middleware) backchannelLogin(r *http.Request, c *Context, next, prev *Session) error {
 	b := m.s.bcl
-	if b == nil || b.onLogin == nil {
+	if b == nil || (b.onLogin == nil && b.isLoggedOut == nil) {
 		return nil
 	}
 	c.mu.Lock()
 	c.setSessionLocked(next.clone())
 	c.mu.Unlock()
-	err := b.onLogin(r, c)
-	c.mu.Lock()
-	c.setSessionLocked(prev.clone())
-	c.mu.Unlock()
-	if err == nil {
+	defer func() {
+		c.mu.Lock()
+		c.setSessionLocked(prev.clone())
+		c.mu.Unlock()
+	}()
+	if b.onLogin != nil {
+		if err := b.onLogin(r, c); err != nil {
+			return loginCheckError(err)
+		}
+	}
+	if b.isLoggedOut == nil {
 		return nil
 	}
+	out, err := b.isLoggedOut(r, c)
+	if err != nil {
+		m.s.logger.Warn("oidc: back-channel logout check failed at login", "error", err.Error())
+		return loginCheckError(err)
+	}
+	if out {
+		m.s.logger.Info("oidc: login refused: its provider session was logged out through the back channel")
+		return newError(http.StatusUnauthorized, "session_logged_out",
+			"This login was ended by a logout at the login provider. Please log in again.", ErrLoggedOut)
+	}
+	return nil
+}
+
+// loginCheckError turns an OnLogin or IsLoggedOut failure at login into the
+// callback's error: 503 unless the error carries a status.
+func loginCheckError(err error) error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
+	cause := err
+	if !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, ErrProviderUnavailable) {
+		cause = errors.Join(ErrLogoutCheck, err)
+	}
 	return newError(statusOf(err, http.StatusServiceUnavailable), "temporarily_unavailable",
-		"The login cannot be completed right now. Please try again shortly.", errors.Join(ErrLogoutCheck, err))
+		"The login cannot be completed right now. Please try again shortly.", cause)
 }
 
 // ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -680,16 +681,24 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 		assert.Equal(t, true, s["authenticated"])
 		assert.Equal(t, sid, s["user"].(map[string]any)["sid"], "the provider kept its session (and sid)")
 	})
-	t.Run("BCL-18 (b) a login in the same second as the logout removes the sid marker", func(t *testing.T) {
+	t.Run("BCL-18 (b) a login right after a sid logout, in the same second, works and keeps the marker", func(t *testing.T) {
 		t.Parallel()
 		app := newBCLApp(t, mode, oidctest.Options{}, nil)
-		b, sid, _ := app.loggedIn(t)
+		old, sid, _ := app.loggedIn(t)
+		oldCookies := old.jar.Cookies(mustURL(t, app.url("/")))
 		resp, _ := app.send(t, oidctest.BackchannelLogoutOptions{Sid: sid})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
+		app.clk.Advance(time.Millisecond) // the ID token's iat is the logout token's
+		b := old                          // the provider keeps its session in this browser
 		b.login(app.testApp, "/login")
-		assert.True(t, app.authenticated(t, b))
+		s := b.session(app.testApp)
+		assert.Equal(t, true, s["authenticated"])
+		assert.Equal(t, sid, s["user"].(map[string]any)["sid"], "the provider kept its session (and sid)")
 		_, _, ok := app.marker(t, sid)
-		assert.False(t, ok)
+		assert.True(t, ok, "no login deletes a marker")
+		replay := app.browser()
+		replay.jar.SetCookies(mustURL(t, app.url("/")), oldCookies)
+		assert.False(t, app.authenticated(t, replay), "the older session of that sid stays logged out")
 	})
 	t.Run("BCL-18 (c) the marker outlives every session", func(t *testing.T) {
 		t.Parallel()
@@ -724,25 +733,6 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 		app.store.fault(nil, nil, nil)
 		assert.True(t, app.authenticated(t, b), "the same cookie works once the store is back")
 	})
-	t.Run("ST-04 unknown issuer (discovery never succeeded) fails closed", func(t *testing.T) {
-		t.Parallel()
-		if mode == "store" {
-			return // store sessions need a login, which needs discovery: cookie mode only
-		}
-		app := newBCLApp(t, mode, oidctest.Options{}, nil)
-		cookies, err := oidctest.SessionCookies(oidctest.SessionOptions{Secret: harnessSecret,
-			Claims: map[string]any{"sub": "u", "sid": "s", "iat": app.clk.Now().Unix()}})
-		require.NoError(t, err)
-		app.op.SetDown(true)
-		req := httptest.NewRequest(http.MethodGet, app.url("/session"), nil)
-		req.Header.Set("Accept", "application/json")
-		for _, c := range cookies {
-			req.AddCookie(c)
-		}
-		rec := app.direct(req)
-		assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
-		assert.Empty(t, rec.Header().Values("Set-Cookie"))
-	})
 }
 
 func jtiOf(t *testing.T, tok string) string {
@@ -754,22 +744,54 @@ func jtiOf(t *testing.T, tok string) string {
 
 func TestBackchannelLogoutHooks(t *testing.T) {
 	t.Parallel()
-	t.Run("express markers without a logout time log out every session; a new login clears them", func(t *testing.T) {
+	t.Run("express markers log out the sessions that existed when they were written; later logins keep them", func(t *testing.T) {
 		t.Parallel()
 		app := newBCLApp(t, "cookie", oidctest.Options{}, nil)
-		a, sid, sub := app.loggedIn(t)
-		for _, id := range []string{sid, sub} {
+		for _, which := range []string{"sid", "sub"} {
+			a, sid, sub := app.loggedIn(t)
+			id := map[string]string{"sid": sid, "sub": sub}[which]
 			key := app.op.Issuer() + "|" + id
+			app.clk.Advance(time.Millisecond)
+			// express-openid-connect's marker: only the cookie member, whose
+			// expires - maxAge is the write time.
 			exp := app.clk.Now().Add(time.Hour)
 			app.store.put(key, StoreEntry{Cookie: &StoreCookie{Expires: exp.UnixMilli(), MaxAge: 3600000}}, exp)
-			assert.False(t, app.authenticated(t, a), id)
-			app.clk.Advance(5 * time.Second)
+			assert.False(t, app.authenticated(t, a), which)
+			app.clk.Advance(time.Millisecond)
 			a.login(app.testApp, "/login") // the provider keeps its session: the same sid
 			s := a.session(app.testApp)
-			assert.Equal(t, true, s["authenticated"], "OnLogin removed the express marker")
+			assert.Equal(t, true, s["authenticated"], "a login started after the marker was written")
 			assert.Equal(t, sid, s["user"].(map[string]any)["sid"])
 			_, _, ok := app.store.entry(key)
-			assert.False(t, ok)
+			assert.True(t, ok, "the marker is kept (express's onLogin deletes it)")
+			app.clk.Advance(2 * time.Second)
+		}
+	})
+	t.Run("express markers log out sessions made without a login start by their ID token's iat", func(t *testing.T) {
+		t.Parallel()
+		app := newBCLApp(t, "cookie", oidctest.Options{}, nil)
+		mint := func(iat int64) []*http.Cookie {
+			cookies, err := oidctest.SessionCookies(oidctest.SessionOptions{Secret: harnessSecret,
+				Claims: map[string]any{"sub": "u", "sid": "s", "iat": iat}})
+			require.NoError(t, err)
+			return cookies
+		}
+		now := app.clk.Now()
+		exp := now.Add(time.Hour)
+		app.store.put(app.op.Issuer()+"|u", StoreEntry{Cookie: &StoreCookie{Expires: exp.UnixMilli(), MaxAge: 3600000}}, exp)
+		for name, tc := range map[string]struct {
+			iat  int64
+			want bool
+		}{
+			"issued before": {now.Unix() - 10, false}, "same second": {now.Unix(), false}, "issued after": {now.Unix() + 1, true},
+		} {
+			req := httptest.NewRequest(http.MethodGet, app.url("/session"), nil)
+			for _, c := range mint(tc.iat) {
+				req.AddCookie(c)
+			}
+			rec := app.direct(req)
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.Contains(t, rec.Body.String(), fmt.Sprintf(`"authenticated":%v`, tc.want), name)
 		}
 	})
 	t.Run("a marker stored under another id is a store fault", func(t *testing.T) {
@@ -849,20 +871,28 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 	})
 	t.Run("IsLoggedOut errors use their StatusCode", func(t *testing.T) {
 		t.Parallel()
+		var failing atomic.Bool
 		app := newTestApp(t, oidctest.Options{}, func(c *Config) {
 			c.BackchannelLogout = &BackchannelLogoutConfig{
 				OnLogoutToken: func(context.Context, Claims) error { return nil },
 				IsLoggedOut: func(*http.Request, *Context) (bool, error) {
-					return false, newError(http.StatusTeapot, "teapot", "short and stout", nil)
+					if failing.Load() {
+						return false, newError(http.StatusTeapot, "teapot", "short and stout", nil)
+					}
+					return false, nil
 				},
 			}
 		}, bclHandler())
 		b := app.browser()
 		b.login(app, "/login")
+		failing.Store(true)
 		resp, _ := b.get(app.url("/session"), "Accept", "application/json")
 		assert.Equal(t, http.StatusTeapot, resp.StatusCode)
 		resp, _ = app.browser().get(app.url("/session"), "Accept", "application/json")
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "anonymous requests are not checked")
+		resp, _ = app.browser().login(app, "/login")
+		assert.Equal(t, http.StatusTeapot, resp.StatusCode, "a login whose check fails is refused")
+		assert.Empty(t, resp.Header.Get("Location"))
 	})
 	t.Run("DisableIsLoggedOut and DisableOnLogin", func(t *testing.T) {
 		t.Parallel()
@@ -998,4 +1028,237 @@ func TestReplayCache(t *testing.T) {
 		rc.reserve(fmt.Sprint("k", i), now.Add(time.Minute), now)
 	}
 	assert.LessOrEqual(t, len(rc.seen), maxReplayEntries)
+}
+
+// TestBackchannelLogoutHeldResponse: an authorization response held back
+// while the provider logs its session out, then delivered, makes no
+// session and deletes no marker (the front-channel id_token flow delivers
+// the ID token itself with form_post).
+func TestBackchannelLogoutHeldResponse(t *testing.T) {
+	t.Parallel()
+	for _, mode := range bclModes {
+		for _, kind := range []string{"sid", "sub"} {
+			t.Run(mode+"/"+kind, func(t *testing.T) {
+				t.Parallel()
+				var mu sync.Mutex
+				var reported error
+				app := newBCLApp(t, mode, oidctest.Options{}, func(c *Config) {
+					c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+						mu.Lock()
+						reported = err
+						mu.Unlock()
+						defaultErrorHandler(w, r, err)
+					}
+				})
+				b, sid, sub := app.loggedIn(t)
+				older := b.jar.Cookies(mustURL(t, app.url("/")))
+
+				// The same browser starts a new login and holds the
+				// provider's form_post response.
+				app.clk.Advance(time.Second)
+				resp, _ := b.get(app.url("/login"))
+				cb, method, vals := b.authorize(resp)
+				require.Equal(t, http.MethodPost, method)
+				held, err := decodeClaims(vals.Get("id_token"))
+				require.NoError(t, err)
+				require.Equal(t, sid, held.String("sid"), "the provider kept its session")
+
+				app.clk.Advance(time.Second)
+				opts := oidctest.BackchannelLogoutOptions{Sid: sid}
+				if kind == "sub" {
+					opts = oidctest.BackchannelLogoutOptions{Sub: sub}
+				}
+				resp, _ = app.send(t, opts)
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				marker, _, ok := app.marker(t, map[string]string{"sid": sid, "sub": sub}[kind])
+				require.True(t, ok)
+
+				resp, body := b.deliver(cb, method, vals)
+				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, body)
+				assert.Empty(t, resp.Header.Get("Location"))
+				for _, c := range setCookies(resp, "appSession") {
+					assert.Empty(t, c.Value, "no session is created")
+				}
+				mu.Lock()
+				assert.ErrorIs(t, reported, ErrLoggedOut)
+				mu.Unlock()
+				assert.False(t, app.authenticated(t, b))
+
+				after, _, ok := app.marker(t, map[string]string{"sid": sid, "sub": sub}[kind])
+				require.True(t, ok, "the marker is kept")
+				assert.Equal(t, marker, after)
+				replay := app.browser()
+				replay.jar.SetCookies(mustURL(t, app.url("/")), older)
+				assert.False(t, app.authenticated(t, replay), "the older session of that sid stays logged out")
+			})
+		}
+	}
+}
+
+// TestBackchannelLogoutSameSecond: a login started after a sub-wide logout
+// works at once, even when its ID token has the logout token's iat; the
+// user's older sessions stay logged out and no redirect loop follows.
+func TestBackchannelLogoutSameSecond(t *testing.T) {
+	t.Parallel()
+	for _, mode := range bclModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			app := newBCLApp(t, mode, oidctest.Options{}, func(c *Config) { c.AuthRequired = nil })
+			older, _, sub := app.loggedIn(t)
+			resp, _ := app.send(t, oidctest.BackchannelLogoutOptions{Sub: sub})
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			marker, _, ok := app.marker(t, sub)
+			require.True(t, ok)
+			assert.Equal(t, app.clk.Now().UnixMicro(), marker.LoggedOutAt)
+
+			app.clk.Advance(time.Millisecond)
+			b := app.browser()
+			resp, _ = b.login(app.testApp, "/login")
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			resp, body := b.get(app.url("/session"), "Accept", "text/html")
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "served, not sent back to the provider")
+			assert.Contains(t, body, `"authenticated":true`)
+			resp, _ = older.get(app.url("/session"), "Accept", "application/json")
+			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the older session stays logged out")
+			_, _, ok = app.marker(t, sub)
+			assert.True(t, ok)
+		})
+	}
+}
+
+// TestBackchannelLogoutLoginStart covers the comparison rules.
+func TestBackchannelLogoutLoginStart(t *testing.T) {
+	t.Parallel()
+	const logoutIAT = 1_800_000_000
+	receivedAt := int64(logoutIAT)*1e6 + 250_000 // 0.25 s after the token's iat
+	ours := &StoreEntry{Header: StoreHeader{IAT: logoutIAT}, LoggedOutAt: receivedAt,
+		Cookie: &StoreCookie{Expires: receivedAt/1000 + 3600000, MaxAge: 3600000}}
+	express := &StoreEntry{Cookie: &StoreCookie{Expires: receivedAt/1000 + 3600000, MaxAge: 3600000}}
+	olderVersion := &StoreEntry{Header: StoreHeader{IAT: logoutIAT}}
+	timeless := &StoreEntry{}
+	cases := []struct {
+		name   string
+		marker *StoreEntry
+		lt     loginTimes
+		want   bool
+	}{
+		{"no marker", nil, loginTimes{receivedAt - 1, logoutIAT}, false},
+		{"started before the logout", ours, loginTimes{receivedAt - 1, logoutIAT}, true},
+		{"started at the logout", ours, loginTimes{receivedAt, logoutIAT}, true},
+		{"started after the logout, same second", ours, loginTimes{receivedAt + 1, logoutIAT}, false},
+		{"started before, ID token issued after the logout token", ours, loginTimes{receivedAt - 1, logoutIAT + 1}, false},
+		{"no login start, issued before", ours, loginTimes{0, logoutIAT - 1}, true},
+		{"no login start, same second", ours, loginTimes{0, logoutIAT}, true},
+		{"no login start, issued after", ours, loginTimes{0, logoutIAT + 1}, false},
+		{"no login start, no iat", ours, loginTimes{}, true},
+		{"express marker, started in the same millisecond", express, loginTimes{receivedAt + 500, logoutIAT}, true},
+		{"express marker, started the next millisecond", express, loginTimes{receivedAt + 1000, logoutIAT}, false},
+		{"express marker, no login start, same second", express, loginTimes{0, logoutIAT}, true},
+		{"express marker, no login start, issued after", express, loginTimes{0, logoutIAT + 1}, false},
+		{"older marker without receipt time, login started after", olderVersion, loginTimes{receivedAt + 1, logoutIAT}, true},
+		{"older marker without receipt time, issued after", olderVersion, loginTimes{receivedAt + 1, logoutIAT + 1}, false},
+		{"marker without any time", timeless, loginTimes{receivedAt, logoutIAT + 10}, true},
+		{"implausible cookie member", &StoreEntry{Cookie: &StoreCookie{Expires: 1 << 62, MaxAge: 1}}, loginTimes{receivedAt, logoutIAT}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, loggedOutBy(tc.marker, tc.lt))
+		})
+	}
+}
+
+// TestBackchannelLogoutProviderDown: after a restart (cold caches) with the
+// provider down, logged-in users are served without any request to the
+// provider, and markers written before still log the right sessions out.
+func TestBackchannelLogoutProviderDown(t *testing.T) {
+	t.Parallel()
+	spellings := map[string]func(string) string{
+		"as served":           func(u string) string { return u },
+		"with a slash":        func(u string) string { return u + "/" },
+		"well-known document": func(u string) string { return u + "/.well-known/openid-configuration" },
+	}
+	for _, mode := range bclModes {
+		for name, spell := range spellings {
+			t.Run(mode+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				app := newBCLApp(t, mode, oidctest.Options{}, func(c *Config) {
+					c.IssuerBaseURL = spell(c.IssuerBaseURL)
+				})
+				a, sidA, _ := app.loggedIn(t)
+				b, sidB, _ := app.loggedIn(t)
+				require.NotEqual(t, sidA, sidB)
+				resp, _ := app.send(t, oidctest.BackchannelLogoutOptions{Sid: sidA})
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+
+				app.op.SetDown(true)
+				restarted, err := New(app.cfg)
+				require.NoError(t, err)
+				app.srv.Config.Handler = restarted.Handler(bclHandler())
+				calls := func() int {
+					return app.op.Calls(oidctest.EndpointDiscovery) + app.op.Calls(oidctest.EndpointJWKS)
+				}
+				before := calls()
+				for range 3 {
+					resp, body := b.get(app.url("/session"), "Accept", "application/json")
+					require.Equal(t, http.StatusOK, resp.StatusCode, body)
+					assert.Contains(t, body, `"authenticated":true`)
+				}
+				assert.False(t, app.authenticated(t, a), "the marker still logs that session out")
+				assert.True(t, app.authenticated(t, b))
+				assert.Equal(t, before, calls(), "no request to the provider")
+			})
+		}
+	}
+}
+
+func TestIssuerSpellings(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][]string{
+		"https://op.example.com":  {"https://op.example.com", "https://op.example.com/"},
+		"https://op.example.com/": {"https://op.example.com/", "https://op.example.com"},
+		"https://OP.example.com/": {"https://OP.example.com/", "https://OP.example.com", "https://op.example.com/", "https://op.example.com"},
+		"https://op.example.com/tenant/.well-known/openid-configuration": {"https://op.example.com/tenant", "https://op.example.com/tenant/"},
+	} {
+		assert.Equal(t, want, issuerSpellings(in), in)
+	}
+}
+
+// TestLoginStartedAt: the session records when its login started (from the
+// transaction), keeps it across an AfterCallback that drops it, and stores
+// it under a reserved key.
+func TestLoginStartedAt(t *testing.T) {
+	t.Parallel()
+	var started int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/started", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := FromRequest(r).Session()
+		fmt.Fprint(w, s.LoginStartedAt)
+	})
+	app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		c.AfterCallback = func(_ http.ResponseWriter, _ *http.Request, s Session, _ map[string]any) (Session, error) {
+			started = s.LoginStartedAt
+			return Session{IDToken: s.IDToken}, nil
+		}
+	}, mux)
+	b := app.browser()
+	resp, _ := b.get(app.url("/login"))
+	want := app.clk.Now().UnixMicro()
+	cb, method, vals := b.authorize(resp)
+	app.clk.Advance(1500 * time.Millisecond)
+	resp, _ = b.deliver(cb, method, vals)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, want, started, "AfterCallback sees it")
+	_, body := b.get(app.url("/started"))
+	assert.Equal(t, fmt.Sprint(want), body, "kept although AfterCallback dropped it")
+
+	s := Session{IDToken: "id", LoginStartedAt: want}
+	raw, err := s.marshal()
+	require.NoError(t, err)
+	assert.JSONEq(t, fmt.Sprintf(`{"id_token":"id","loginStartedAt":%d}`, want), string(raw))
+	back, err := unmarshalSession(raw)
+	require.NoError(t, err)
+	assert.Equal(t, want, back.LoginStartedAt)
+	assert.False(t, (&Session{LoginStartedAt: 1}).empty())
+	assert.True(t, reservedKeys["loginStartedAt"])
 }

@@ -163,6 +163,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		return newError(http.StatusBadRequest, "invalid_request", "unknown response type in the transaction", ErrBadRequest)
 	}
 	sess.SID = claims.String("sid")
+	sess.LoginStartedAt = tx.Started
 	if err := m.applySessionExpiry(sess, claims); err != nil {
 		return err
 	}
@@ -194,6 +195,7 @@ func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Cont
 	prevClaims := c.idTokenClaimsLocked()
 	c.mu.Unlock()
 	sameUser := prevClaims != nil && prevClaims.String("sub") == claims.String("sub")
+	loginStartedAt := sess.LoginStartedAt
 
 	merge := func(base, next *Session) *Session {
 		out := next.clone()
@@ -232,8 +234,11 @@ func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Cont
 	if final.empty() || final.IDToken == "" {
 		return newError(http.StatusForbidden, "login_rejected", "The login was refused by the application.", ErrLoginRejected)
 	}
-	// Back-channel logout's OnLogin hook (backchannel.go).
-	if err := m.backchannelOnLogin(r, c, final, prev); err != nil {
+	// The login's start time is ours, not the application's: back-channel
+	// logout relies on it.
+	final.LoginStartedAt = loginStartedAt
+	// Back-channel logout's OnLogin hook and logout check (backchannel.go).
+	if err := m.backchannelLogin(r, c, final, prev); err != nil {
 		return err
 	}
 	// Save now, so that a session that cannot be stored (too large for a
@@ -251,6 +256,10 @@ func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Cont
 	if errors.Is(err, errSessionTooLarge) {
 		return newError(http.StatusInternalServerError, "session_too_large",
 			"The session is too large for a cookie; keep less in it or use a Session.Store.", err)
+	}
+	if errors.Is(err, ErrInvalidSessionID) {
+		return newError(http.StatusInternalServerError, "server_error",
+			"The session could not be created: Session.Genid returned an unusable session id.", err)
 	}
 	if err != nil {
 		return newError(http.StatusServiceUnavailable, "session_store_unavailable",

@@ -250,16 +250,25 @@ type SessionConfig struct {
 	Store Store
 
 	// Genid generates session ids for Store. Default: 16 random bytes in
-	// hex, as express-openid-connect does.
+	// hex, as express-openid-connect does. An id must be 1 to 256 bytes of
+	// printable ASCII without ';', ',', '"', '\', '.' or '|' (the store also
+	// holds back-channel logout markers, whose keys contain '|'); another id
+	// fails the login with ErrInvalidSessionID.
 	Genid func(r *http.Request) (string, error)
 
 	// SignSessionStoreCookie signs the session-id cookie (express's
 	// "id.signature" format), so that guessed or planted ids are refused.
-	SignSessionStoreCookie bool
+	// Default: true. express-openid-connect's default is false: in a fleet
+	// where Node and Go applications share the store and the cookie, set
+	// Bool(false) on the Go side too (or turn signing on in express).
+	SignSessionStoreCookie *bool
 
 	// RequireSignedSessionStoreCookie refuses unsigned session-id cookies.
-	// Default: SignSessionStoreCookie. Set it to Bool(false) while migrating
-	// to signed cookies.
+	// Default: the SignSessionStoreCookie setting. To move from unsigned
+	// cookies (express's default) to signed ones without logging everybody
+	// out, set it to Bool(false) for a while: unsigned cookies are then
+	// still accepted, and re-issued signed on their next response. It
+	// cannot be true while SignSessionStoreCookie is false.
 	RequireSignedSessionStoreCookie *bool
 
 	// TouchInterval is how long an unchanged rolling session goes before its

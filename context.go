@@ -173,7 +173,8 @@ func (c *Context) Get(key string) (any, bool) {
 // Set stores an application value in the session; it is saved with the
 // response. The value must be JSON-encodable, and key must not be one of the
 // keys the library uses (id_token, access_token, refresh_token, token_type,
-// expires_at, sid, sessionExpiresAt). Anonymous sessions may hold values too.
+// expires_at, sid, sessionExpiresAt, loginStartedAt). Anonymous sessions may
+// hold values too.
 func (c *Context) Set(key string, value any) error {
 	if reservedKeys[key] {
 		return fmt.Errorf("oidc: session key %q is reserved", key)

@@ -52,6 +52,19 @@ var (
 	// failed. Errors of the default hooks wrap ErrStoreUnavailable or
 	// ErrProviderUnavailable instead.
 	ErrLogoutCheck = errors.New("oidc: back-channel logout check failed")
+	// ErrLoggedOut: a login was refused because its new session is already
+	// logged out through the back channel (the provider ended that session,
+	// or every session of the user, after the login started and before its
+	// response was delivered).
+	ErrLoggedOut = errors.New("oidc: the login's provider session was logged out")
+
+	// Store-backed sessions.
+
+	// ErrInvalidSessionID: Session.Genid returned an id that cannot be used
+	// as a session id (empty, longer than 256 bytes, or containing a byte
+	// that is not printable ASCII, or one of ';', ',', '"', '\', '.' and
+	// '|'), or the id of the session it replaces.
+	ErrInvalidSessionID = errors.New("oidc: Session.Genid returned an unusable session id")
 )
 
 // ConfigError reports an invalid Config option. Option names the field, in Go

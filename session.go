@@ -28,7 +28,8 @@ var errSessionTooLarge = errors.New("oidc: session too large for a cookie")
 // Session is the data kept for a user between requests, in the encrypted
 // session cookie. It is stored in express-openid-connect's format: a JSON
 // object with the keys id_token, access_token, refresh_token, token_type,
-// expires_at and sid, plus the application's own keys from Values.
+// expires_at and sid (and this port's sessionExpiresAt and loginStartedAt),
+// plus the application's own keys from Values.
 type Session struct {
 	IDToken      Secret
 	AccessToken  Secret
@@ -42,19 +43,26 @@ type Session struct {
 	// SessionExpiresAt is an upper bound for the session set by the
 	// provider's session_expiry claim, in Unix seconds (0: none).
 	SessionExpiresAt int64
+	// LoginStartedAt is when the login that made the session started (the
+	// request to the login route), in Unix microseconds of Config.Now (0:
+	// unknown, as in sessions made by express-openid-connect). Back-channel
+	// logout compares it with the time a logout was received. It is stored
+	// as "loginStartedAt" and kept as it was at login.
+	LoginStartedAt int64
 	// Values holds the application's own keys. They must be JSON values.
 	Values map[string]any
 }
 
 var reservedKeys = map[string]bool{
 	"id_token": true, "access_token": true, "refresh_token": true, "token_type": true,
-	"expires_at": true, "sid": true, "sessionExpiresAt": true,
+	"expires_at": true, "sid": true, "sessionExpiresAt": true, "loginStartedAt": true,
 }
 
 // empty reports whether the session holds nothing worth a cookie.
 func (s *Session) empty() bool {
 	return s == nil || (s.IDToken == "" && s.AccessToken == "" && s.RefreshToken == "" &&
-		s.TokenType == "" && s.ExpiresAt == 0 && s.SID == "" && s.SessionExpiresAt == 0 && len(s.Values) == 0)
+		s.TokenType == "" && s.ExpiresAt == 0 && s.SID == "" && s.SessionExpiresAt == 0 && s.LoginStartedAt == 0 &&
+		len(s.Values) == 0)
 }
 
 func (s *Session) clone() *Session {
@@ -126,6 +134,9 @@ func (s *Session) marshal() ([]byte, error) {
 	if s.SessionExpiresAt != 0 {
 		_ = field("sessionExpiresAt", s.SessionExpiresAt)
 	}
+	if s.LoginStartedAt != 0 {
+		_ = field("loginStartedAt", s.LoginStartedAt)
+	}
 	keys := make([]string, 0, len(s.Values))
 	for k := range s.Values {
 		if !reservedKeys[k] {
@@ -152,6 +163,7 @@ func unmarshalSession(data []byte) (*Session, error) {
 	s := &Session{
 		IDToken: Secret(f.IDToken), AccessToken: Secret(f.AccessToken), RefreshToken: Secret(f.RefreshToken),
 		TokenType: f.TokenType, SID: f.SID, ExpiresAt: f.ExpiresAt, SessionExpiresAt: f.SessionExpiresAt,
+		LoginStartedAt: f.LoginStartedAt,
 	}
 	if len(f.Extra) > 0 {
 		s.Values = make(map[string]any, len(f.Extra))
@@ -170,7 +182,7 @@ func unmarshalSession(data []byte) (*Session, error) {
 func sameScalars(a, b *Session) bool {
 	return a.IDToken == b.IDToken && a.AccessToken == b.AccessToken && a.RefreshToken == b.RefreshToken &&
 		a.TokenType == b.TokenType && a.ExpiresAt == b.ExpiresAt && a.SID == b.SID &&
-		a.SessionExpiresAt == b.SessionExpiresAt && len(a.Values) == len(b.Values)
+		a.SessionExpiresAt == b.SessionExpiresAt && a.LoginStartedAt == b.LoginStartedAt && len(a.Values) == len(b.Values)
 }
 
 // sessionState is the per-request view of the session.
@@ -223,8 +235,10 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	}
 	var hdr cookiecrypto.Header
 	var plain []byte
+	var storeID string
+	var unsigned bool
 	if m.s.store != nil {
-		id, ok := m.storeID(st.cookie.Value)
+		id, wasUnsigned, ok := m.storeID(st.cookie.Value)
 		if !ok {
 			return
 		}
@@ -234,12 +248,12 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 			m.s.logger.Warn("oidc: session store read failed", "error", err.Error())
 			return
 		}
-		if entry == nil {
-			return
+		if entry == nil || len(entry.Data) == 0 {
+			return // nothing, or an entry that is not a session (a logout marker)
 		}
 		hdr = cookiecrypto.Header{IAT: entry.Header.IAT, UAT: entry.Header.UAT, EXP: entry.Header.EXP}
 		plain = entry.Data
-		st.id = id
+		storeID, unsigned = id, wasUnsigned
 	} else {
 		bufp := m.bufs.Get().(*[]byte)
 		defer m.bufs.Put(bufp) // the session strings are copies; the buffer is free after decoding
@@ -259,7 +273,14 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	if sess.empty() {
 		sess = nil
 	}
-	if m.s.store == nil {
+	if m.s.store != nil {
+		// Only an entry that is a session is ever updated or destroyed
+		// through this id.
+		st.id = storeID
+		// An unsigned id accepted while RequireSignedSessionStoreCookie is
+		// off is re-issued signed.
+		st.oldKey = unsigned
+	} else {
 		m.sessions.put(st.cookie.Value, decrypted{
 			hdr: headerTimes{hdr.IAT, hdr.UAT, hdr.EXP}, sess: sess.clone(), oldKey: st.oldKey,
 		})
@@ -284,29 +305,38 @@ func (m *Middleware) adopt(st *sessionState, hdr cookiecrypto.Header, sess *Sess
 	}
 }
 
-// storeID extracts the session id from the cookie value: verified when
-// signing is on (or the raw value while RequireSignedSessionStoreCookie is
-// off), and only ids of a sane shape.
-func (m *Middleware) storeID(value string) (string, bool) {
-	id := value
+// storeID extracts the session id from the cookie value: the verified id
+// when signing is on, or, while RequireSignedSessionStoreCookie is off, the
+// raw value (unsigned reports that case, so that the cookie is re-issued
+// signed); only ids of a sane shape (validID) are returned.
+func (m *Middleware) storeID(value string) (id string, unsigned, ok bool) {
+	id = value
 	if m.s.signStoreID {
-		if v, ok := m.keys.Verify(m.s.sessionName, value); ok {
+		if v, verified := m.keys.Verify(m.s.sessionName, value); verified {
 			id = v
 		} else if m.s.requireSigned {
-			return "", false
+			return "", false, false
+		} else {
+			unsigned = true
 		}
 	}
-	return id, validID(id)
+	if !validID(id) {
+		return "", false, false
+	}
+	return id, unsigned, true
 }
 
 // validID reports whether id is usable as a session id and cookie value.
-// A "." would break express's id.signature format.
+// A "." would break express's id.signature format, and a "|" is refused so
+// that no session id can ever name a back-channel logout marker or a logout
+// token id ("<iss>|<sid or sub>", "<iss>|jti|<jti>"), which may share the
+// store.
 func validID(id string) bool {
 	if id == "" || len(id) > 256 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '\\' || c == '.' {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '\\' || c == '.' || c == '|' {
 			return false
 		}
 	}
@@ -602,7 +632,9 @@ func (m *Middleware) storeWrite(c *Context, st *sessionState, hdr cookiecrypto.H
 			return fmt.Errorf("oidc: Session.Genid: %w", err)
 		}
 		if !validID(id) || id == old {
-			return fmt.Errorf("oidc: Session.Genid returned an unusable id")
+			// The id itself is never logged: it would be a cookie value.
+			m.s.logger.Warn("oidc: Session.Genid returned an unusable session id", "length", len(id))
+			return ErrInvalidSessionID
 		}
 	}
 	expiry := time.Unix(hdr.EXP, 0)

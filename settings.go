@@ -399,12 +399,12 @@ func (s *settings) resolveSession(cfg Config) error {
 	if s.genid == nil {
 		s.genid = s.defaultGenid
 	}
-	s.signStoreID = sc.SignSessionStoreCookie
-	s.requireSigned = boolOr(sc.RequireSignedSessionStoreCookie, sc.SignSessionStoreCookie)
+	s.signStoreID = boolOr(sc.SignSessionStoreCookie, true)
+	s.requireSigned = boolOr(sc.RequireSignedSessionStoreCookie, s.signStoreID)
 	if s.requireSigned && !s.signStoreID {
 		return cfgErr("Session.RequireSignedSessionStoreCookie", "requires Session.SignSessionStoreCookie")
 	}
-	if s.store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie) {
+	if s.store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie != nil || sc.RequireSignedSessionStoreCookie != nil) {
 		s.logger.Warn("oidc: Session.Genid and Session.SignSessionStoreCookie only apply with Session.Store")
 	}
 	s.touch = sc.TouchInterval

@@ -12,6 +12,11 @@ import (
 // session id. Implementations must be safe for concurrent use and should
 // bound every call with a timeout; an error from Get must mean "could not
 // read", never "no session" (return nil, nil for a missing entry).
+//
+// Sessions and back-channel logout entries can share one store: the
+// latter's keys ("<iss>|<sid or sub>" markers, "<iss>|jti|<jti>" token ids)
+// always contain '|', which session ids never do, so no session cookie can
+// address them.
 type Store interface {
 	// Get returns the entry stored under id, or nil and no error when there
 	// is none (or it expired).
@@ -38,6 +43,12 @@ type StoreEntry struct {
 	Cookie *StoreCookie `json:"cookie,omitempty"`
 	// ID is the key the entry was stored under.
 	ID string `json:"id,omitempty"`
+	// LoggedOutAt is set in back-channel logout markers written by this
+	// package: when the logout was received, in Unix microseconds of
+	// Config.Now. Sessions, and markers written by express-openid-connect
+	// (whose logout time is Cookie.Expires - Cookie.MaxAge, in
+	// milliseconds), leave it 0.
+	LoggedOutAt int64 `json:"loggedOutAt,omitempty"`
 }
 
 // StoreHeader mirrors the session cookie's JWE header members.

@@ -93,8 +93,16 @@ func stApp(t *testing.T, store Store, mutate func(*Config), h http.Handler) *tes
 	}, h)
 }
 
-// stCookie returns the session cookie value the browser holds.
+// stCookie returns the session id the browser's session cookie carries
+// (without its signature).
 func stCookie(t *testing.T, a *testApp, b *browser) string {
+	t.Helper()
+	id, _, _ := strings.Cut(stRawCookie(t, a, b), ".")
+	return id
+}
+
+// stRawCookie returns the session cookie value the browser holds.
+func stRawCookie(t *testing.T, a *testApp, b *browser) string {
 	t.Helper()
 	u, _ := url.Parse(a.url("/"))
 	for _, c := range b.jar.Cookies(u) {
@@ -271,20 +279,23 @@ func TestStoreFailures(t *testing.T) {
 	})
 }
 
-// TestStoreSignedCookie covers express's signSessionStoreCookie options.
+// TestStoreSignedCookie covers express's signSessionStoreCookie options,
+// with this port's default (signed and required).
 func TestStoreSignedCookie(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name            string
-		sign            bool
-		require         *bool
+		sign, require   *bool
 		plantedUnsigned bool
+		wantSigned      bool
 		wantAuth        bool
 	}{
-		{"should not sign the session cookie if signSessionStoreCookie is false", false, nil, true, true},
-		{"unsigned ids are refused when signing is required", true, nil, true, false},
-		{"should allow migration by signing the session cookie but not requiring it to be signed", true, Bool(false), true, true},
-		{"should allow signed session cookies when not requiring it to be signed", true, Bool(false), false, true},
+		{"signed and required by default", nil, nil, false, true, true},
+		{"unsigned ids are refused by default", nil, nil, true, true, false},
+		{"should not sign the session cookie if signSessionStoreCookie is false", Bool(false), nil, true, false, true},
+		{"unsigned ids are refused when signing is required", Bool(true), nil, true, true, false},
+		{"should allow migration by signing the session cookie but not requiring it to be signed", nil, Bool(false), true, true, true},
+		{"should allow signed session cookies when not requiring it to be signed", Bool(true), Bool(false), false, true, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -296,9 +307,9 @@ func TestStoreSignedCookie(t *testing.T) {
 			}, nil)
 			b := app.browser()
 			b.login(app, "/login")
-			value := stCookie(t, app, b)
+			value := stRawCookie(t, app, b)
 			id, sig, signed := strings.Cut(value, ".")
-			assert.Equal(t, tc.sign, signed)
+			assert.Equal(t, tc.wantSigned, signed)
 			if signed {
 				assert.Equal(t, app.m.keys.Sign("appSession", id), value)
 				assert.Len(t, sig, 43)
@@ -308,16 +319,32 @@ func TestStoreSignedCookie(t *testing.T) {
 				b.jar.SetCookies(u, []*http.Cookie{{Name: "appSession", Value: id, Path: "/"}})
 			}
 			assert.Equal(t, tc.wantAuth, b.session(app)["authenticated"])
+			if tc.plantedUnsigned && tc.wantSigned && tc.wantAuth {
+				assert.Equal(t, app.m.keys.Sign("appSession", id), stRawCookie(t, app, b),
+					"an accepted unsigned cookie is re-issued signed")
+				assert.Equal(t, true, b.session(app)["authenticated"])
+			}
 		})
 	}
+	t.Run("RequireSignedSessionStoreCookie needs signing", func(t *testing.T) {
+		t.Parallel()
+		_, err := New(Config{Secret: Secrets{harnessSecret}, IssuerBaseURL: "https://op.example.com",
+			BaseURL: "https://app.example", ClientID: "c", LookupEnv: func(string) (string, bool) { return "", false },
+			Session: SessionConfig{Store: newSTFakeStore(), SignSessionStoreCookie: Bool(false),
+				RequireSignedSessionStoreCookie: Bool(true)}})
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, "Session.RequireSignedSessionStoreCookie", ce.Option)
+	})
 	t.Run("express vector: id 0123abcd signed with __test_secret__", func(t *testing.T) {
 		t.Parallel()
 		m, err := New(Config{Secret: Secrets{"__test_secret__"}, IssuerBaseURL: "https://op.example.com",
 			BaseURL: "https://app.example", ClientID: "c", LookupEnv: func(string) (string, bool) { return "", false },
-			Session: SessionConfig{Store: newSTFakeStore(), SignSessionStoreCookie: true}})
+			Session: SessionConfig{Store: newSTFakeStore()}})
 		require.NoError(t, err)
-		id, ok := m.storeID("0123abcd.Dwuz-2ltoiBuaxyHi8urRIjcMCRiAiUPrywavWkNfms")
+		id, unsigned, ok := m.storeID("0123abcd.Dwuz-2ltoiBuaxyHi8urRIjcMCRiAiUPrywavWkNfms")
 		assert.True(t, ok)
+		assert.False(t, unsigned)
 		assert.Equal(t, "0123abcd", id)
 	})
 }

@@ -2,11 +2,13 @@
 // express-openid-connect, for the cookie interoperability tests
 // (express_cookies.mjs) and the fixture generator (gen_fixtures.mjs).
 //
-// Three applications share one secret and one client:
+// Four applications share one secret and one client:
 //
-//   cookie  cookie sessions, response_type id_token + form_post (the defaults)
-//   code    cookie sessions, response_type code + response_mode query (PKCE)
-//   store   store sessions (an in-memory store) with signSessionStoreCookie
+//   cookie    cookie sessions, response_type id_token + form_post (the defaults)
+//   code      cookie sessions, response_type code + response_mode query (PKCE)
+//   store     store sessions (an in-memory store) with signSessionStoreCookie
+//   unsigned  store sessions in the same store with express's default
+//             unsigned session-id cookie
 //
 // Besides express-openid-connect's /login, /logout and /callback, each has
 // test routes:
@@ -14,8 +16,9 @@
 //   POST /__seed       merges the JSON body into req.appSession (the session
 //                      cookie, or store entry and id cookie, is written)
 //   GET  /__session    {session, authenticated, user, claims} for the cookies sent
-//   GET  /__store/:id  the raw store entry ({header, data, cookie}) (store only)
-//   PUT  /__store/:id  writes a raw store entry (store only)
+//   GET  /__store/:id  the raw store entry ({header, data, cookie}) (store
+//                      and unsigned only)
+//   PUT  /__store/:id  writes a raw store entry (store and unsigned only)
 //
 // Errors answer {error, status} with the error's status, so that a failed
 // /callback is readable.
@@ -71,6 +74,9 @@ function appConfig(kind, base, opts) {
   if (kind === 'store') {
     config.session = { store: opts.store, signSessionStoreCookie: true };
   }
+  if (kind === 'unsigned') {
+    config.session = { store: opts.store };
+  }
   return config;
 }
 
@@ -91,7 +97,7 @@ function makeApp(kind, base, opts) {
       claims: req.oidc.idTokenClaims ?? null,
     });
   });
-  if (kind === 'store') {
+  if (kind === 'store' || kind === 'unsigned') {
     app.get('/__store/:id', async (req, res) => {
       const entry = await opts.store.get(req.params.id);
       if (entry === undefined) {
@@ -121,14 +127,14 @@ function listen(handler) {
   });
 }
 
-// startApps starts the three applications on 127.0.0.1 and returns their
+// startApps starts the four applications on 127.0.0.1 and returns their
 // base URLs, the store of the store application, and a close function.
 // opts: {issuer, secret, clientID, clientSecret}.
 export async function startApps(opts) {
   const store = new MemoryStore();
   const urls = {};
   const servers = [];
-  for (const kind of ['cookie', 'code', 'store']) {
+  for (const kind of ['cookie', 'code', 'store', 'unsigned']) {
     let app;
     const server = await listen((req, res) => app(req, res));
     const base = `http://127.0.0.1:${server.address().port}`;

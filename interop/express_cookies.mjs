@@ -1,12 +1,13 @@
 // express_cookies.mjs runs the real express-openid-connect for the Go cookie
-// interoperability tests (express_test.go): three Express applications (see
+// interoperability tests (express_test.go): four Express applications (see
 // express_apps.mjs) sharing one secret and one client.
 //
 //   node express_cookies.mjs --issuer URL --secret S --client-id ID \
 //                            --client-secret CS [--exit-with-stdin]
 //
 // The first line on stdout is a JSON object with the applications' base
-// URLs: {"cookie": ..., "code": ..., "store": ..., "versions": {...}}.
+// URLs: {"cookie": ..., "code": ..., "store": ..., "unsigned": ...,
+// "versions": {...}}.
 // The issuer is only contacted for logins and callbacks (discovery, JWKS,
 // token endpoint); the tests point it at a stub provider.
 import { parseArgs } from 'node:util';

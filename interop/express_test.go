@@ -30,6 +30,7 @@ type expressWorld struct {
 	Cookie   string            `json:"cookie"`
 	Code     string            `json:"code"`
 	Store    string            `json:"store"`
+	Unsigned string            `json:"unsigned"`
 	Versions map[string]string `json:"versions"`
 }
 
@@ -452,10 +453,14 @@ func storeEntryJSON(t testing.TB, s *oidc.MemoryStore, id string) string {
 	return jsonString(t, entry)
 }
 
-func storeApp(t testing.TB) *goApp {
+// storeApp is a Go application with store sessions and the default signed
+// session-id cookie; sess adjusts the session options.
+func storeApp(t testing.TB, sess ...func(*oidc.SessionConfig)) *goApp {
 	return newGoApp(t, "", func(c *oidc.Config) {
 		c.Session.Store = oidc.NewMemoryStore()
-		c.Session.SignSessionStoreCookie = true
+		for _, f := range sess {
+			f(&c.Session)
+		}
 	})
 }
 
@@ -505,4 +510,69 @@ func TestGoStoreCookieToExpress(t *testing.T) {
 
 	tampered := []*http.Cookie{{Name: "appSession", Value: cookies[0].Value[:len(cookies[0].Value)-2] + "AA"}}
 	assert.False(t, e.session(t, e.Store, tampered).Authenticated, "express refuses a bad signature")
+}
+
+// TestExpressUnsignedStoreCookieMigration covers the two ways from
+// express-openid-connect's default unsigned session-id cookie to this
+// package, whose default is signed: a mixed Node/Go fleet turns signing off
+// on the Go side; a Go-only cutover accepts unsigned cookies for a while and
+// re-issues them signed.
+func TestExpressUnsignedStoreCookieMigration(t *testing.T) {
+	t.Parallel()
+	e := expressApps(t)
+	want := sampleSession(t, e.op, "node-unsigned-user", 0)
+	cookies := e.seed(t, e.Unsigned, want)
+	require.Equal(t, []string{"appSession"}, cookieNames(cookies))
+	id := cookies[0].Value
+	require.Regexp(t, `^[0-9a-f]{32}$`, id, "express's default id cookie is the bare id")
+	resp, body := nodeDo(t, http.MethodGet, e.Unsigned+"/__store/"+id, "", "", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	var entry oidc.StoreEntry
+	require.NoError(t, json.Unmarshal([]byte(body), &entry))
+	load := func(g *goApp) {
+		require.NoError(t, g.store.Set(t.Context(), id, &entry, time.Unix(entry.Header.EXP, 0)))
+	}
+
+	t.Run("mixed fleet: SignSessionStoreCookie false on the Go side", func(t *testing.T) {
+		t.Parallel()
+		g := storeApp(t, func(s *oidc.SessionConfig) { s.SignSessionStoreCookie = oidc.Bool(false) })
+		load(g)
+		got := g.whoami(cookies)
+		assert.True(t, got.Authenticated)
+		assert.Equal(t, want, got.Session)
+
+		// And back: Go's unsigned id cookie works in express.
+		goWant := sampleSession(t, e.op, "go-unsigned-user", 0)
+		goCookies := g.mint(goWant)
+		goID := cookieValue(goCookies, "appSession")
+		require.Regexp(t, `^[0-9a-f]{32}$`, goID)
+		resp, body := nodeDo(t, http.MethodPut, e.Unsigned+"/__store/"+goID, "application/json", storeEntryJSON(t, g.store, goID), nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, body)
+		node := e.session(t, e.Unsigned, goCookies)
+		assert.True(t, node.Authenticated)
+		assert.Equal(t, goWant, node.Session)
+	})
+	t.Run("Go-only cutover: unsigned accepted and re-issued signed", func(t *testing.T) {
+		t.Parallel()
+		g := storeApp(t, func(s *oidc.SessionConfig) { s.RequireSignedSessionStoreCookie = oidc.Bool(false) })
+		load(g)
+		resp := g.serve(http.MethodGet, "/whoami", "", nil, cookies)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var got whoami
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+		assert.True(t, got.Authenticated)
+		assert.Equal(t, want, got.Session)
+		reissued := liveCookies(resp)
+		require.Equal(t, []string{"appSession"}, cookieNames(reissued))
+		signedID, ok := verifySigned(cookieSecret, "appSession", reissued[0].Value)
+		require.True(t, ok, "re-issued signed: %s", reissued[0].Value)
+		assert.Equal(t, id, signedID, "the same session")
+		assert.True(t, g.whoami(reissued).Authenticated)
+	})
+	t.Run("default: unsigned cookies are refused", func(t *testing.T) {
+		t.Parallel()
+		g := storeApp(t)
+		load(g)
+		assert.False(t, g.whoami(cookies).Authenticated)
+	})
 }

@@ -190,8 +190,7 @@ func TestFixtureStoreCookie(t *testing.T) {
 	assert.Equal(t, oidc.StoreHeader{IAT: f.Now, UAT: f.Now, EXP: f.Now + 86400}, f.Store.Entry.Header)
 
 	g := fixtureApp(t, f, "", f.Now, func(c *oidc.Config) {
-		c.Session.Store = oidc.NewMemoryStore()
-		c.Session.SignSessionStoreCookie = true
+		c.Session.Store = oidc.NewMemoryStore() // signed id cookie: the default
 	})
 	require.NoError(t, g.store.Set(t.Context(), id, f.Store.Entry, time.Now().Add(time.Hour)))
 	who := g.whoami(httpCookies(f.Store.Cookies))

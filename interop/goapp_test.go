@@ -112,6 +112,9 @@ func expressShape(s oidc.Session) map[string]any {
 	if s.SessionExpiresAt != 0 {
 		out["sessionExpiresAt"] = s.SessionExpiresAt
 	}
+	if s.LoginStartedAt != 0 {
+		out["loginStartedAt"] = s.LoginStartedAt
+	}
 	return normalizeJSON(out)
 }
 
@@ -122,9 +125,10 @@ func goShape(m map[string]any) oidc.Session {
 	num := func(k string) int64 { v, _ := m[k].(float64); return int64(v) }
 	s.IDToken, s.AccessToken, s.RefreshToken = oidc.Secret(str("id_token")), oidc.Secret(str("access_token")), oidc.Secret(str("refresh_token"))
 	s.TokenType, s.SID, s.ExpiresAt, s.SessionExpiresAt = str("token_type"), str("sid"), num("expires_at"), num("sessionExpiresAt")
+	s.LoginStartedAt = num("loginStartedAt")
 	for k, v := range m {
 		switch k {
-		case "id_token", "access_token", "refresh_token", "token_type", "sid", "expires_at", "sessionExpiresAt":
+		case "id_token", "access_token", "refresh_token", "token_type", "sid", "expires_at", "sessionExpiresAt", "loginStartedAt":
 		default:
 			if s.Values == nil {
 				s.Values = map[string]any{}

@@ -208,8 +208,7 @@ func rpSpecs(keys *rpKeys) ([]rpSpec, error) {
 				return m
 			},
 			configure: func(cfg *oidc.Config) {
-				cfg.Session.Store = oidc.NewMemoryStore()
-				cfg.Session.SignSessionStoreCookie = true
+				cfg.Session.Store = oidc.NewMemoryStore() // signed id cookie: the default
 				cfg.BackchannelLogout = &oidc.BackchannelLogoutConfig{}
 			},
 		},

@@ -53,8 +53,7 @@ func TestMultiInstance(t *testing.T) {
 		AuthRequired:  oidc.Bool(false),
 		HTTPTimeout:   time.Second,
 		Session: oidc.SessionConfig{
-			Store:                  store,
-			SignSessionStoreCookie: true,
+			Store: store, // the session-id cookie is signed by default
 		},
 		BackchannelLogout: &oidc.BackchannelLogoutConfig{},
 		LookupEnv:         func(string) (string, bool) { return "", false },

@@ -78,6 +78,28 @@ func TestStore(t *testing.T) {
 				"id": "abc"
 			}`, raw)
 		}},
+		{"a back-channel logout marker keeps its receipt time", redisstore.Options{}, func(t *testing.T, s *redisstore.Store) {
+			exp := time.Unix(1700003600, 0)
+			in := &oidc.StoreEntry{
+				Header:      oidc.StoreHeader{IAT: 1700000000, UAT: 1700000000, EXP: 1700003600},
+				Cookie:      &oidc.StoreCookie{Expires: 1700003600000, MaxAge: 3600000},
+				LoggedOutAt: 1700000000123456,
+			}
+			key := "https://op.example.com/|sid-1"
+			require.NoError(t, s.Set(ctx, key, in, time.Now().Add(time.Hour)))
+			raw, err := rdb.Get(ctx, "sess:"+key).Result()
+			require.NoError(t, err)
+			assert.JSONEq(t, `{
+				"header": {"iat": 1700000000, "uat": 1700000000, "exp": 1700003600},
+				"cookie": {"expires": 1700003600000, "maxAge": 3600000},
+				"id": "https://op.example.com/|sid-1",
+				"loggedOutAt": 1700000000123456
+			}`, raw)
+			got, err := s.Get(ctx, key)
+			require.NoError(t, err)
+			assert.Equal(t, int64(1700000000123456), got.LoggedOutAt)
+			assert.Equal(t, exp.Unix(), got.Header.EXP)
+		}},
 		{"ST-05 TTL is the remaining lifetime", redisstore.Options{}, func(t *testing.T, s *redisstore.Store) {
 			for _, d := range []time.Duration{1500 * time.Millisecond, 10 * time.Second, 7 * 24 * time.Hour} {
 				exp := time.Now().Add(d)

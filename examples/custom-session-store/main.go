@@ -33,7 +33,9 @@ func main() {
 		fmt.Println("Sessions are kept in memory (oidc.MemoryStore) and end with the process")
 	}
 	cfg.Session.Store = oidc.NewMemoryStore()
-	cfg.Session.SignSessionStoreCookie = true
+	// The session-id cookie is signed by default. An application that shares
+	// the store and the cookie with express-openid-connect (unsigned by
+	// default) sets cfg.Session.SignSessionStoreCookie = oidc.Bool(false).
 	auth, err := oidc.Auth(cfg)
 	if err != nil {
 		log.Fatal(err)

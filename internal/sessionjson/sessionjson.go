@@ -17,7 +17,7 @@ import (
 // JSON of every other member.
 type Fields struct {
 	IDToken, AccessToken, RefreshToken, TokenType, SID string
-	ExpiresAt, SessionExpiresAt                        int64
+	ExpiresAt, SessionExpiresAt, LoginStartedAt        int64
 	// Extra holds the other members as raw JSON (nil when there are none).
 	Extra map[string]json.RawMessage
 }
@@ -121,6 +121,8 @@ func (d *decoder) member(f *Fields, key string) bool {
 		np = &f.ExpiresAt
 	case "sessionExpiresAt":
 		np = &f.SessionExpiresAt
+	case "loginStartedAt":
+		np = &f.LoginStartedAt
 	}
 	switch {
 	case sp != nil:

@@ -25,7 +25,8 @@ func reference(data []byte) (Fields, error) {
 	var f Fields
 	strs := map[string]*string{"id_token": &f.IDToken, "access_token": &f.AccessToken,
 		"refresh_token": &f.RefreshToken, "token_type": &f.TokenType, "sid": &f.SID}
-	nums := map[string]*int64{"expires_at": &f.ExpiresAt, "sessionExpiresAt": &f.SessionExpiresAt}
+	nums := map[string]*int64{"expires_at": &f.ExpiresAt, "sessionExpiresAt": &f.SessionExpiresAt,
+		"loginStartedAt": &f.LoginStartedAt}
 	for k, v := range raw {
 		switch {
 		case strs[k] != nil:
@@ -70,7 +71,7 @@ var seeds = []string{
 	`{"id_token":"a.b.c","access_token":"at","refresh_token":"rt","token_type":"Bearer","expires_at":1795934286,"sid":"s","cart":{"items":[1,2.5,"x",true,null]}}`,
 	`{}`, ` { } `, `{"a":1}`, `{"expires_at":1.7e9}`, `{"expires_at":null,"id_token":null}`,
 	`{"id_token":"a","id_token":null}`, `{"id_token":"caf\u00e9"}`, `{"id_token":"café"}`,
-	`{"k\u0065y":"v"}`, `{"sid":"a\"b"}`, `{"sessionExpiresAt":-12}`, `{"x":[[[[]]]]}`,
+	`{"k\u0065y":"v"}`, `{"sid":"a\"b"}`, `{"sessionExpiresAt":-12}`, `{"loginStartedAt":1765000000123456}`, `{"loginStartedAt":"1"}`, `{"x":[[[[]]]]}`,
 	`[]`, `null`, `{"a":}`, `{"a":1,}`, `{"a" 1}`, `{"id_token":1}`, `{"expires_at":"1"}`,
 	`{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":"\x"}`, "{\"a\":\"\x01\"}", `{"a":tru}`, `{"a":1} x`,
 	`{"a":"\ud800"}`, `{"a":1e400}`, `{"expires_at":1e400}`,

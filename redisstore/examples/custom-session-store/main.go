@@ -50,7 +50,9 @@ func main() {
 		cfg.Session.Store = oidc.NewMemoryStore()
 		fmt.Println("REDIS_URL is not set: sessions are kept in memory (oidc.MemoryStore) and end with the process")
 	}
-	cfg.Session.SignSessionStoreCookie = true
+	// The session-id cookie is signed by default. An application that shares
+	// the store and the cookie with express-openid-connect (unsigned by
+	// default) sets cfg.Session.SignSessionStoreCookie = oidc.Bool(false).
 
 	auth, err := oidc.Auth(cfg)
 	if err != nil {
