@@ -15,6 +15,7 @@ import (
 type Middleware struct {
 	s        *settings
 	keys     *cookiecrypto.Keyring
+	txSealer *cookiecrypto.Sealer // the transaction cookie's encryption (login.go)
 	provider *discovery
 	// refreshes de-duplicates concurrent refresh_token grants (tokens.go).
 	refreshes refreshGroup
@@ -41,7 +42,11 @@ func New(cfg Config) (*Middleware, error) {
 	if err != nil {
 		return nil, cfgErr("Secret", "%v", err)
 	}
-	m := &Middleware{s: s, keys: keys}
+	txSealer, err := cookiecrypto.NewSealer(cookiecrypto.TransactionPurpose, s.secrets, s.random)
+	if err != nil {
+		return nil, cfgErr("Secret", "%v", err)
+	}
+	m := &Middleware{s: s, keys: keys, txSealer: txSealer}
 	m.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	m.ownName = []string{s.sessionName}
 	m.provider = newDiscovery(s)

@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
 	"github.com/openidconnect-go/oidc/internal/safeurl"
 	"github.com/openidconnect-go/oidc/internal/state"
 	"github.com/openidconnect-go/oidc/internal/transaction"
@@ -17,6 +19,10 @@ import (
 
 // maxCallbackBody bounds a form_post callback body.
 const maxCallbackBody = 1 << 20
+
+// maxTxCookie bounds a transaction cookie value that is looked at; a cookie
+// cannot be longer anyway.
+const maxTxCookie = 8 << 10
 
 // CallbackOptions are the options of Context.Callback.
 type CallbackOptions struct {
@@ -31,28 +37,37 @@ type CallbackOptions struct {
 // Callback completes a login: it checks the transaction cookie and the
 // provider's response, verifies the ID token, exchanges the code when the
 // flow has one, stores the session and redirects to the login's returnTo.
-// The transaction cookie is cleared whatever the outcome. Errors are
-// rendered with Config.ErrorHandler (400 for an invalid response).
+// The transaction cookie is cleared whatever the outcome, except for a
+// response that cannot belong to it (another state, or delivered by another
+// method than the login asked for). Errors are rendered with
+// Config.ErrorHandler (400 for an invalid response).
 func (c *Context) Callback(w http.ResponseWriter, r *http.Request, opts CallbackOptions) {
 	m := c.m
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
-	tx, found := m.readTransaction(r)
+	tx, status := m.readTransaction(r)
 	var st map[string]any
-	if found {
+	if status != txMissing {
 		st, _ = state.Decode(tx.State)
 	}
-	params, err := callbackParams(r)
+	var params url.Values
+	var err error
+	if status == txFound {
+		err = m.checkResponseMode(r, tx)
+	}
+	if err == nil {
+		params, err = callbackParams(r)
+	}
 	if err == nil {
 		// A response for another transaction (an older tab, or a forged
 		// callback) leaves this browser's transaction in place, so that its
 		// own callback still completes. Otherwise the transaction is used up,
 		// whatever the outcome.
-		if !found || params.Get("state") == tx.State {
+		if status != txFound || params.Get("state") == tx.State {
 			m.clearTransaction(h)
 		}
-		err = m.callback(w, r, c, opts, params, tx, found, st)
+		err = m.callback(w, r, c, opts, params, tx, status, st)
 	}
 	if err == nil {
 		return
@@ -73,8 +88,12 @@ func (c *Context) Callback(w http.ResponseWriter, r *http.Request, opts Callback
 var errStaleCallback = errors.New("stale callback")
 
 func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context, opts CallbackOptions,
-	params url.Values, tx transaction.Transaction, found bool, st map[string]any) error {
-	if !found {
+	params url.Values, tx transaction.Transaction, status txStatus, st map[string]any) error {
+	switch status {
+	case txExpired:
+		return newError(http.StatusBadRequest, "missing_transaction", "The login took too long and has expired. Please log in again.",
+			ErrMissingTransaction)
+	case txMissing:
 		if c.IsAuthenticated() {
 			return errStaleCallback // the back button, or a replayed callback
 		}
@@ -88,15 +107,21 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 	if err != nil {
 		return unavailable(err)
 	}
+	flow := tx.ResponseType
+	if flow == "" {
+		flow = m.s.responseType // a transaction written by express-openid-connect
+	}
 	// RFC 9207: check iss before anything else in the response.
 	if iss, ok := params["iss"]; ok {
 		if len(iss) != 1 || iss[0] != ps.md.Issuer {
 			return newError(http.StatusBadRequest, "invalid_response", "the iss parameter does not match the provider", ErrIssuerParameter)
 		}
-	} else if ps.md.IssParameterSupported && !params.Has("id_token") {
-		// Responses that carry an ID token are bound to the issuer by its
-		// verified iss claim; providers (node-oidc-provider, as RFC 9207 §2.4
-		// allows) leave the parameter out of them.
+	} else if ps.md.IssParameterSupported && !flowHasIDToken(flow) {
+		// In flows that return an ID token from the authorization endpoint,
+		// its verified iss claim binds the response to the issuer, and
+		// providers (node-oidc-provider, as RFC 9207 §2.4 allows) leave the
+		// parameter out. Which flow it is comes from the transaction, never
+		// from the parameters the response happens to carry.
 		return newError(http.StatusBadRequest, "invalid_response", "the iss parameter is missing", ErrIssuerParameter)
 	}
 	got := params.Get("state")
@@ -116,10 +141,6 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		redirectURI = abs
 	}
 	checks := idTokenChecks{nonce: tx.Nonce, maxAge: tx.MaxAge}
-	flow := tx.ResponseType
-	if flow == "" {
-		flow = m.s.responseType // a transaction written by express-openid-connect
-	}
 	sess := &Session{}
 	var claims Claims
 	switch flow {
@@ -303,35 +324,126 @@ func redirect(w http.ResponseWriter, r *http.Request, target string) {
 	w.WriteHeader(status)
 }
 
-// readTransaction reads the transaction cookie, or its SameSite fallback.
-func (m *Middleware) readTransaction(r *http.Request) (transaction.Transaction, bool) {
-	read := func(name string) (transaction.Transaction, bool) {
-		for _, ck := range r.Cookies() {
-			if ck.Name != name {
-				continue
-			}
-			if v, ok := m.keys.Verify(name, uricomp.Decode(ck.Value)); ok {
-				if tx, err := transaction.Parse(v); err == nil {
-					return tx, true
-				}
-			}
-		}
-		return transaction.Transaction{}, false
-	}
-	if tx, found := read(m.s.txName); found || !m.s.legacySameSite {
-		return tx, found
-	}
-	return read("_" + m.s.txName)
+// flowHasIDToken reports whether the authorization response of flow
+// carries an ID token.
+func flowHasIDToken(flow string) bool {
+	return flow == "id_token" || flow == "code id_token"
 }
 
-// clearTransaction deletes the transaction cookie and its fallback.
-func (m *Middleware) clearTransaction(h http.Header) {
-	sameSite, secure := m.txCookieMode()
-	addCookie(h, setCookie{name: m.s.txName, domain: m.s.cookie.domain, path: m.s.cookie.path,
-		expires: epoch, secure: secure, sameSite: sameSite})
-	if m.s.legacySameSite {
-		addCookie(h, setCookie{name: "_" + m.s.txName, domain: m.s.cookie.domain, path: m.s.cookie.path, expires: epoch})
+// txStatus is what the callback found in the transaction cookie.
+type txStatus int
+
+const (
+	txMissing txStatus = iota // no valid transaction cookie
+	txFound                   // a valid, current transaction
+	txExpired                 // a valid transaction past TransactionCookie.MaxAge
+)
+
+// readTransaction reads the transaction cookie, or its SameSite fallback
+// when the configuration writes one, in either format, and checks its age.
+func (m *Middleware) readTransaction(r *http.Request) (transaction.Transaction, txStatus) {
+	tx, ok := m.readTransactionCookie(r, m.s.txName)
+	if !ok && m.s.writesTxFallback() {
+		tx, ok = m.readTransactionCookie(r, m.s.txFallback)
 	}
+	switch {
+	case !ok:
+		return transaction.Transaction{}, txMissing
+	case !m.txCurrent(tx):
+		return tx, txExpired
+	}
+	return tx, txFound
+}
+
+// readTransactionCookie returns the first cookie called name that opens (the
+// sealed format) or verifies (express's signed format) under that name and
+// holds a valid transaction.
+func (m *Middleware) readTransactionCookie(r *http.Request, name string) (transaction.Transaction, bool) {
+	for _, ck := range r.CookiesNamed(name) {
+		if len(ck.Value) > maxTxCookie {
+			continue
+		}
+		var value string
+		if cookiecrypto.IsSealed(ck.Value) {
+			b, err := m.txSealer.Open(name, ck.Value)
+			if err != nil {
+				continue
+			}
+			value = string(b)
+		} else {
+			v, ok := m.keys.Verify(name, uricomp.Decode(ck.Value))
+			if !ok {
+				continue
+			}
+			value = v
+		}
+		if tx, err := transaction.Parse(value); err == nil {
+			return tx, true
+		}
+	}
+	return transaction.Transaction{}, false
+}
+
+// txCurrent reports whether tx started less than TransactionCookie.MaxAge
+// ago, allowing ClockTolerance for a start in the future (another
+// instance's clock). Transactions without a start time, as
+// express-openid-connect writes them, are current.
+func (m *Middleware) txCurrent(tx transaction.Transaction) bool {
+	if tx.Started == 0 {
+		return true
+	}
+	started := time.UnixMicro(tx.Started)
+	now := m.s.now()
+	if started.After(now.Add(m.s.tolerance)) {
+		m.s.logger.Warn("oidc: a login transaction starts in the future; check that the clocks of all instances agree",
+			"ahead", started.Sub(now).String())
+		return false
+	}
+	return now.Sub(started) < m.s.txMaxAge
+}
+
+// clearTransaction deletes the transaction cookie and, with
+// LegacySameSiteCookie, its fallback.
+func (m *Middleware) clearTransaction(h http.Header) {
+	addCookie(h, m.s.txCookieClear())
+	if m.s.legacySameSite {
+		addCookie(h, m.s.txFallbackClear())
+	}
+}
+
+// checkResponseMode refuses a response delivered otherwise than the
+// transaction asked for: a form_post response comes as a POST, with no
+// response parameters in the query, and a query response as a GET. Such a
+// response cannot belong to the transaction (it may be forged, or replayed
+// from a log or history), so the transaction is not used up.
+func (m *Middleware) checkResponseMode(r *http.Request, tx transaction.Transaction) error {
+	mode := tx.ResponseMode
+	if mode == "" {
+		mode = m.s.effectiveResponseMode() // a transaction written by express-openid-connect
+	}
+	wrong := func(desc string) error {
+		return newError(http.StatusBadRequest, "invalid_request", desc, ErrBadRequest)
+	}
+	switch mode {
+	case "form_post":
+		if r.Method != http.MethodPost {
+			return wrong("this login asked for response_mode form_post, but the response did not arrive as a POST")
+		}
+		q := r.URL.Query()
+		for _, k := range [...]string{"state", "code", "id_token", "iss", "error", "error_description", "error_uri",
+			"access_token", "token_type", "expires_in", "session_state", "response"} {
+			if q.Has(k) {
+				return wrong("this login asked for response_mode form_post, but the response has parameters in the URL query")
+			}
+		}
+	case "query":
+		if r.Method != http.MethodGet {
+			return wrong("this login asked for response_mode query, but the response did not arrive as a GET")
+		}
+	default:
+		return wrong("unknown response mode in the transaction")
+	}
+	return nil
 }
 
 // callbackParams returns the authorization response parameters: the form

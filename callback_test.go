@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -206,9 +207,11 @@ func TestFormPostCallback(t *testing.T) {
 	assert.Contains(t, main, "; HttpOnly")
 	assert.Contains(t, main, "; Secure")
 	assert.Contains(t, main, "; SameSite=None")
-	assert.NotContains(t, main, "Expires")
+	expires := "; Expires=" + app.clk.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	assert.Contains(t, main, expires, "the transaction cookie lasts TransactionCookie.MaxAge")
 	assert.NotContains(t, fallback, "SameSite")
 	assert.Contains(t, fallback, "; HttpOnly")
+	assert.Contains(t, fallback, expires)
 
 	cb, method, vals := b.authorize(resp)
 	require.Equal(t, http.MethodPost, method)

@@ -302,11 +302,25 @@ type CookieConfig struct {
 // TransactionCookieConfig configures the login transaction cookie.
 type TransactionCookieConfig struct {
 	// Name of the cookie. Default: "auth_verification". The fallback cookie
-	// is named "_" + Name.
+	// (see LegacySameSiteCookie) is named "_" + Name, except that a name
+	// with a "__Host-" or "__Secure-" prefix keeps its prefix in front:
+	// "__Host-tx" has the fallback "__Host-_tx".
 	Name string
 	// SameSite used unless the response mode is form_post, which always
 	// uses None. Default: Session.Cookie.SameSite.
 	SameSite http.SameSite
+	// MaxAge is how long a login may take from the login redirect to the
+	// callback; an older transaction is refused (400) and the user has to
+	// log in again. The cookie's Expires is set to match. Transactions
+	// written by express-openid-connect carry no start time and are not
+	// limited. Default: 1 hour; the minimum is 1 minute.
+	MaxAge time.Duration
+	// ExpressFormat writes express-openid-connect's signed, unencrypted
+	// format, so Node instances can complete logins started here; reading
+	// always accepts both formats. By default the transaction cookie is
+	// encrypted, so that its nonce and PKCE verifier cannot be read. Use it
+	// only while Node and Go instances share a deployment.
+	ExpressFormat bool
 }
 
 // RouteDisabled, as the value of a Routes field, turns that built-in route

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/openidconnect-go/oidc/internal/safeurl"
 	"github.com/openidconnect-go/oidc/internal/state"
@@ -117,7 +118,7 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 		return newError(http.StatusInternalServerError, "server_error", "no randomness", err)
 	}
 	tx := transaction.Transaction{Nonce: nonce, State: encoded, ResponseType: m.s.responseType,
-		Started: m.s.now().UnixMicro()}
+		ResponseMode: m.s.effectiveResponseMode(), Started: m.s.now().UnixMicro()}
 	if v, ok := params["max_age"]; ok {
 		ma, err := parseMaxAge(v)
 		if err != nil {
@@ -148,7 +149,9 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 	if err != nil {
 		return err
 	}
-	m.storeTransaction(w.Header(), tx)
+	if err := m.storeTransaction(w.Header(), tx); err != nil {
+		return newError(http.StatusInternalServerError, "server_error", "the transaction cookie could not be written", err)
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Location", target)
 	w.WriteHeader(http.StatusFound)
@@ -172,36 +175,114 @@ func originalRequest(r *http.Request) *http.Request {
 	return r2
 }
 
-// storeTransaction writes the signed transaction cookie, and the SameSite
-// fallback cookie when needed, in express-openid-connect's format.
-func (m *Middleware) storeTransaction(h http.Header, tx transaction.Transaction) {
-	value := tx.Marshal()
-	sameSite, secure := m.txCookieMode()
-	addCookie(h, setCookie{
-		name: m.s.txName, value: uricomp.Encode(m.keys.Sign(m.s.txName, value)),
-		domain: m.s.cookie.domain, path: m.s.cookie.path,
-		httpOnly: true, secure: secure, sameSite: sameSite,
-	})
-	if sameSite == http.SameSiteNoneMode && m.s.legacySameSite {
-		name := "_" + m.s.txName
-		addCookie(h, setCookie{
-			name: name, value: uricomp.Encode(m.keys.Sign(name, value)),
-			domain: m.s.cookie.domain, path: m.s.cookie.path,
-			httpOnly: true, secure: m.s.cookie.secure,
-		})
+// storeTransaction writes the transaction cookie, and the SameSite fallback
+// cookie when the configuration needs one. Both expire
+// TransactionCookie.MaxAge after the transaction's start. Nothing is written
+// when either value cannot be built.
+func (m *Middleware) storeTransaction(h http.Header, tx transaction.Transaction) error {
+	exp := time.UnixMicro(tx.Started).Add(m.s.txMaxAge)
+	main, err := m.encodeTransaction(m.s.txName, tx)
+	if err != nil {
+		return err
 	}
+	var fallback string
+	if m.s.writesTxFallback() {
+		if fallback, err = m.encodeTransaction(m.s.txFallback, tx); err != nil {
+			return err
+		}
+	}
+	addCookie(h, m.s.txCookie(main, exp))
+	if fallback != "" {
+		addCookie(h, m.s.txFallbackCookie(fallback, exp))
+	}
+	return nil
+}
+
+// encodeTransaction returns the value of the cookie called name that
+// carries tx: encrypted and bound to name (cookiecrypto.Sealer), or, with
+// TransactionCookie.ExpressFormat, express-openid-connect's signed JSON,
+// percent-encoded like encodeURIComponent.
+func (m *Middleware) encodeTransaction(name string, tx transaction.Transaction) (string, error) {
+	value := tx.Marshal()
+	if m.s.txExpress {
+		return uricomp.Encode(m.keys.Sign(name, value)), nil
+	}
+	return m.txSealer.Seal(name, []byte(value))
+}
+
+// effectiveResponseMode is the response mode the provider answers with:
+// the configured one, or "query" for the code flow without one.
+func (s *settings) effectiveResponseMode() string {
+	if s.responseMode == "" {
+		return "query"
+	}
+	return s.responseMode
 }
 
 // txCookieMode returns the transaction cookie's SameSite and Secure: None
 // and Secure for form_post (the callback is a cross-site POST).
-func (m *Middleware) txCookieMode() (http.SameSite, bool) {
-	if m.s.responseMode == "form_post" {
+func (s *settings) txCookieMode() (http.SameSite, bool) {
+	if s.responseMode == "form_post" {
 		return http.SameSiteNoneMode, true
 	}
-	if m.s.txSameSite == http.SameSiteNoneMode {
+	if s.txSameSite == http.SameSiteNoneMode {
 		return http.SameSiteNoneMode, true
 	}
-	return m.s.txSameSite, m.s.cookie.secure
+	return s.txSameSite, s.cookie.secure
+}
+
+// writesTxFallback reports whether logins also write the SameSite fallback
+// transaction cookie (LegacySameSiteCookie with a SameSite=None cookie).
+// Only then is the fallback read.
+func (s *settings) writesTxFallback() bool {
+	sameSite, _ := s.txCookieMode()
+	return sameSite == http.SameSiteNoneMode && s.legacySameSite
+}
+
+// txFallbackName returns the name of the SameSite fallback of the
+// transaction cookie called name: "_" + name, as express-openid-connect
+// names it, except that a "__Host-" or "__Secure-" prefix stays in front
+// ("__Host-tx" gives "__Host-_tx"), so that the fallback keeps the
+// protection the prefix gives against cookies planted by sibling domains.
+func txFallbackName(name string) string {
+	if p := cookiePrefix(name); p != "" {
+		return p + "_" + name[len(p):]
+	}
+	return "_" + name
+}
+
+// txCookie returns the transaction cookie's Set-Cookie line.
+func (s *settings) txCookie(value string, exp time.Time) setCookie {
+	sameSite, secure := s.txCookieMode()
+	return setCookie{
+		name: s.txName, value: value, domain: s.cookie.domain, path: s.cookie.path,
+		expires: exp, httpOnly: true, secure: secure, sameSite: sameSite,
+	}
+}
+
+// txFallbackCookie returns the fallback cookie's Set-Cookie line: no
+// SameSite, Secure like the session cookie (as in express), and always
+// Secure for a prefixed name, which requires it.
+func (s *settings) txFallbackCookie(value string, exp time.Time) setCookie {
+	return setCookie{
+		name: s.txFallback, value: value, domain: s.cookie.domain, path: s.cookie.path,
+		expires: exp, httpOnly: true, secure: s.cookie.secure || cookiePrefix(s.txFallback) != "",
+	}
+}
+
+// txCookieClear returns the line that deletes the transaction cookie, with
+// the attributes it was written with.
+func (s *settings) txCookieClear() setCookie {
+	c := s.txCookie("", epoch)
+	c.httpOnly = false
+	return c
+}
+
+// txFallbackClear returns the line that deletes the fallback cookie.
+func (s *settings) txFallbackClear() setCookie {
+	c := s.txFallbackCookie("", epoch)
+	c.httpOnly = false
+	return c
 }
 
 // withQuery appends params to endpoint, keeping its own query, with the

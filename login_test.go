@@ -1,8 +1,10 @@
 package oidc
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,10 +15,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
 	"github.com/openidconnect-go/oidc/internal/transaction"
 	"github.com/openidconnect-go/oidc/internal/uricomp"
 	"github.com/openidconnect-go/oidc/oidctest"
@@ -597,32 +601,84 @@ func TestLoginTransactionSameSite(t *testing.T) {
 			assert.Contains(t, main, "; HttpOnly")
 			assert.Contains(t, main, "; Secure")
 			assert.Contains(t, main, "; Path=/")
-			assert.NotContains(t, main, "Expires", "a browser-session cookie")
+			expires := "; Expires=" + app.clk.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+			assert.Contains(t, main, expires, "the transaction lasts TransactionCookie.MaxAge")
 			fb, ok := lines["_auth_verification"]
 			assert.Equal(t, tc.fallback, ok)
 			if ok {
 				assert.NotContains(t, fb, "SameSite")
 				assert.Contains(t, fb, "; HttpOnly")
 				assert.Contains(t, fb, "; Secure", "the session cookie is Secure on https")
+				assert.Contains(t, fb, expires)
 			}
 		})
 	}
 }
 
-// liTxValue returns the verified JSON of the transaction cookie name in the
-// login response resp.
+// liTxValue returns the JSON of the transaction cookie name in the login
+// response resp, decrypted (the default format) or verified (express's
+// format) under the cookie's own name.
 func liTxValue(t *testing.T, app *testApp, resp *http.Response, name string) string {
 	t.Helper()
 	cs := setCookies(resp, name)
 	require.Len(t, cs, 1)
+	if cookiecrypto.IsSealed(cs[0].Value) {
+		v, err := app.m.txSealer.Open(name, cs[0].Value)
+		require.NoError(t, err, "the %s cookie opens under its own name", name)
+		return string(v)
+	}
 	v, ok := app.m.keys.Verify(name, uricomp.Decode(cs[0].Value))
 	require.True(t, ok, "the %s cookie verifies under its own name", name)
 	return v
 }
 
-// TestLoginTransactionCookieFormat checks that the transaction cookie is
-// express-compatible: encodeURIComponent(JSON + "." + signature), with the
-// nonce and state of the authorization request.
+// liAssertOpaque checks that raw is an encrypted transaction cookie that
+// needs no escaping and reveals nothing of tx: neither the nonce, the PKCE
+// verifier nor the state appears in it as text, as the bytes they encode,
+// or hex- or base64-encoded, whether the cookie is read as it is,
+// percent-decoded or base64url-decoded.
+func liAssertOpaque(t *testing.T, raw string, tx transaction.Transaction) {
+	t.Helper()
+	require.True(t, cookiecrypto.IsSealed(raw), raw)
+	assert.Equal(t, raw, uricomp.Encode(raw), "the value needs no escaping")
+	assert.NotContains(t, raw, "nonce")
+	body, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(raw, "v1."))
+	require.NoError(t, err)
+	views := [][]byte{[]byte(raw), []byte(uricomp.Decode(raw)), body}
+	for _, secret := range []string{tx.Nonce, tx.CodeVerifier, tx.State} {
+		if secret == "" {
+			continue
+		}
+		needles := []string{secret, hex.EncodeToString([]byte(secret)),
+			base64.StdEncoding.EncodeToString([]byte(secret)), base64.RawURLEncoding.EncodeToString([]byte(secret))}
+		if b, err := base64.RawURLEncoding.DecodeString(secret); err == nil {
+			needles = append(needles, string(b))
+		}
+		for _, n := range needles {
+			n = n[:min(len(n), 16)]
+			for _, v := range views {
+				assert.False(t, bytes.Contains(v, []byte(n)), "the cookie reveals %q", n)
+			}
+		}
+	}
+}
+
+// tamperCookie returns value with one character in its second half changed
+// (so always a different value), keeping it in the cookie's alphabet.
+func tamperCookie(value string) string {
+	i := len(value) * 2 / 3
+	c := byte('A')
+	if value[i] == 'A' {
+		c = 'B'
+	}
+	return value[:i] + string(c) + value[i+1:]
+}
+
+// TestLoginTransactionCookieFormat checks the two formats of the
+// transaction cookie. By default it is encrypted: nothing of the
+// transaction can be read from it. With ExpressFormat it is
+// express-compatible: encodeURIComponent(JSON + "." + signature). Both
+// carry the nonce and state of the authorization request.
 func TestLoginTransactionCookieFormat(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -632,57 +688,75 @@ func TestLoginTransactionCookieFormat(t *testing.T) {
 		maxAge  bool
 		keyList []string
 	}{
-		{"id_token", nil, false, false, []string{"nonce", "state", "response_type", "started"}},
-		{"code", codeQuery, true, false, []string{"nonce", "state", "code_verifier", "response_type", "started"}},
+		{"id_token", nil, false, false, []string{"nonce", "state", "response_type", "response_mode", "started"}},
+		{"code", codeQuery, true, false, []string{"nonce", "state", "code_verifier", "response_type", "response_mode", "started"}},
 		{"hybrid with max_age", map[string]string{"response_type": "code id_token", "max_age": "600"}, true, true,
-			[]string{"nonce", "state", "max_age", "code_verifier", "response_type", "started"}},
+			[]string{"nonce", "state", "max_age", "code_verifier", "response_type", "response_mode", "started"}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.AuthorizationParams = tc.params }, nil)
-			resp, _ := app.browser().get(app.url("/login"))
-			q := liAuthorize(t, app, resp)
+	for _, express := range []bool{false, true} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s/ExpressFormat=%v", tc.name, express), func(t *testing.T) {
+				t.Parallel()
+				app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+					c.AuthorizationParams = tc.params
+					c.TransactionCookie.ExpressFormat = express
+				}, nil)
+				resp, _ := app.browser().get(app.url("/login"))
+				q := liAuthorize(t, app, resp)
 
-			raw := setCookies(resp, "auth_verification")[0].Value
-			assert.True(t, strings.HasPrefix(raw, "%7B%22nonce%22%3A%22"), "encodeURIComponent of the JSON: %s", raw)
-			v := liTxValue(t, app, resp, "auth_verification")
-			tx, err := transaction.Parse(v)
-			require.NoError(t, err)
-			assert.Equal(t, q.Get("nonce"), tx.Nonce)
-			assert.Equal(t, q.Get("state"), tx.State)
-			if tc.pkce {
-				sum := sha256.Sum256([]byte(tx.CodeVerifier))
-				assert.Equal(t, base64.RawURLEncoding.EncodeToString(sum[:]), q.Get("code_challenge"))
-			} else {
-				assert.Empty(t, tx.CodeVerifier)
-			}
-			if tc.maxAge {
-				require.NotNil(t, tx.MaxAge)
-				assert.EqualValues(t, 600, *tx.MaxAge)
-			} else {
-				assert.Nil(t, tx.MaxAge)
-			}
-			assert.Equal(t, q.Get("response_type"), tx.ResponseType)
+				raw := setCookies(resp, "auth_verification")[0].Value
+				v := liTxValue(t, app, resp, "auth_verification")
+				tx, err := transaction.Parse(v)
+				require.NoError(t, err)
+				if express {
+					assert.True(t, strings.HasPrefix(raw, "%7B%22nonce%22%3A%22"), "encodeURIComponent of the JSON: %s", raw)
+				} else {
+					liAssertOpaque(t, raw, tx)
+				}
+				assert.Equal(t, q.Get("nonce"), tx.Nonce)
+				assert.Equal(t, q.Get("state"), tx.State)
+				if tc.pkce {
+					sum := sha256.Sum256([]byte(tx.CodeVerifier))
+					assert.Equal(t, base64.RawURLEncoding.EncodeToString(sum[:]), q.Get("code_challenge"))
+				} else {
+					assert.Empty(t, tx.CodeVerifier)
+				}
+				if tc.maxAge {
+					require.NotNil(t, tx.MaxAge)
+					assert.EqualValues(t, 600, *tx.MaxAge)
+				} else {
+					assert.Nil(t, tx.MaxAge)
+				}
+				assert.Equal(t, q.Get("response_type"), tx.ResponseType)
+				assert.Equal(t, app.m.s.effectiveResponseMode(), tx.ResponseMode)
+				assert.Equal(t, app.clk.Now().UnixMicro(), tx.Started)
 
-			// Key order is express's: nonce, state, max_age, code_verifier.
-			var order []string
-			dec := json.NewDecoder(strings.NewReader(v))
-			_, _ = dec.Token()
-			for dec.More() {
-				k, _ := dec.Token()
-				order = append(order, k.(string))
-				var skip json.RawMessage
-				require.NoError(t, dec.Decode(&skip))
-			}
-			assert.Equal(t, tc.keyList, order)
+				// Key order is express's: nonce, state, max_age, code_verifier.
+				var order []string
+				dec := json.NewDecoder(strings.NewReader(v))
+				_, _ = dec.Token()
+				for dec.More() {
+					k, _ := dec.Token()
+					order = append(order, k.(string))
+					var skip json.RawMessage
+					require.NoError(t, dec.Decode(&skip))
+				}
+				assert.Equal(t, tc.keyList, order)
 
-			if fb := setCookies(resp, "_auth_verification"); len(fb) == 1 {
-				assert.Equal(t, v, liTxValue(t, app, resp, "_auth_verification"), "the fallback holds the same transaction")
-				_, ok := app.m.keys.Verify("auth_verification", uricomp.Decode(fb[0].Value))
-				assert.False(t, ok, "the fallback is signed under its own name")
-			}
-		})
+				if fb := setCookies(resp, "_auth_verification"); len(fb) == 1 {
+					assert.Equal(t, v, liTxValue(t, app, resp, "_auth_verification"), "the fallback holds the same transaction")
+					assert.NotEqual(t, raw, fb[0].Value)
+					if express {
+						_, ok := app.m.keys.Verify("auth_verification", uricomp.Decode(fb[0].Value))
+						assert.False(t, ok, "the fallback is signed under its own name")
+					} else {
+						liAssertOpaque(t, fb[0].Value, tx)
+						_, err := app.m.txSealer.Open("auth_verification", fb[0].Value)
+						assert.Error(t, err, "the fallback is bound to its own name")
+					}
+				}
+			})
+		}
 	}
 
 	t.Run("an express-written transaction completes the login", func(t *testing.T) {
@@ -721,7 +795,7 @@ func TestLoginTransientHandler(t *testing.T) {
 		u, _ := url.Parse(app.url("/"))
 		for _, name := range []string{"auth_verification", "_auth_verification"} {
 			c := setCookies(login, name)[0]
-			c.Value = c.Value[:len(c.Value)-4] + "AAAA"
+			c.Value = tamperCookie(c.Value)
 			b.jar.SetCookies(u, []*http.Cookie{c})
 		}
 	}

@@ -30,6 +30,8 @@ const (
 	minHTTPTimeout           = 500 * time.Millisecond
 	defaultDiscoveryMaxAge   = 10 * time.Minute
 	defaultTouchInterval     = time.Minute
+	defaultTransactionMaxAge = time.Hour
+	minTransactionMaxAge     = time.Minute
 	defaultIDTokenSigningAlg = "RS256"
 	defaultUserAgent         = "openidconnect-go/" + Version
 	minSecretLength          = 8
@@ -85,7 +87,10 @@ type settings struct {
 	sessionName    string
 	cookie         cookieAttrs
 	txName         string
+	txFallback     string // name of the SameSite fallback transaction cookie
 	txSameSite     http.SameSite
+	txMaxAge       time.Duration
+	txExpress      bool // write express's signed transaction format
 	legacySameSite bool
 	store          Store
 	genid          func(*http.Request) (string, error)
@@ -454,10 +459,10 @@ func (s *settings) resolveSession(cfg Config) error {
 	if a.sameSite == http.SameSiteNoneMode && !a.secure {
 		return cfgErr("Session.Cookie.SameSite", "None requires Session.Cookie.Secure (and an https BaseURL)")
 	}
-	if err := checkCookiePrefix("Session.Name", s.sessionName, a); err != nil {
+	s.cookie = a
+	if err := checkCookiePrefixes(s.sessionCookiesWritten()); err != nil {
 		return err
 	}
-	s.cookie = a
 	if s.chunkSize(0) < minChunkSize {
 		return cfgErr("Session.Cookie.Path", "together with Session.Cookie.Domain and Session.Name is too long for a cookie")
 	}
@@ -479,36 +484,104 @@ func (s *settings) resolveSession(cfg Config) error {
 	if s.txSameSite == http.SameSiteNoneMode && !a.secure && s.responseMode != "form_post" {
 		return cfgErr("TransactionCookie.SameSite", "None requires Session.Cookie.Secure (and an https BaseURL)")
 	}
-	txAttrs := a
-	txAttrs.secure = a.secure || s.responseMode == "form_post"
-	if err := checkCookiePrefix("TransactionCookie.Name", s.txName, txAttrs); err != nil {
+	s.txFallback = txFallbackName(s.txName)
+	s.legacySameSite = boolOr(cfg.LegacySameSiteCookie, true)
+	s.txMaxAge = cfg.TransactionCookie.MaxAge
+	switch {
+	case s.txMaxAge < 0:
+		return cfgErr("TransactionCookie.MaxAge", "must not be negative")
+	case s.txMaxAge == 0:
+		s.txMaxAge = defaultTransactionMaxAge
+	case s.txMaxAge < minTransactionMaxAge:
+		return cfgErr("TransactionCookie.MaxAge", "must be at least %s", minTransactionMaxAge)
+	}
+	s.txExpress = cfg.TransactionCookie.ExpressFormat
+	if err := checkCookiePrefixes(s.txCookiesWritten()); err != nil {
 		return err
 	}
-	s.legacySameSite = boolOr(cfg.LegacySameSiteCookie, true)
 	if s.responseMode == "form_post" && !https {
 		s.logger.Warn("oidc: response_mode form_post over an http BaseURL relies on browsers accepting Secure cookies on http://localhost")
 	}
 	return nil
 }
 
-// checkCookiePrefix enforces the __Secure- and __Host- cookie-name rules
-// (RFC 6265bis §4.1.3).
-func checkCookiePrefix(option, name string, a cookieAttrs) error {
-	lower := strings.ToLower(name)
-	switch {
-	case strings.HasPrefix(lower, "__host-"):
-		if !a.secure {
-			return cfgErr(option, "a __Host- cookie requires Session.Cookie.Secure")
+// writtenCookie is a cookie the middleware writes, with the option that
+// names it.
+type writtenCookie struct {
+	option string
+	line   setCookie
+}
+
+// sessionCookiesWritten returns the session cookie, a chunk of it and the
+// skipSilentLogin cookie, each with the attributes it is written with.
+func (s *settings) sessionCookiesWritten() []writtenCookie {
+	exp := time.Unix(1700000000, 0)
+	return []writtenCookie{
+		{"Session.Name", s.sessionCookie(s.sessionName, "", exp)},
+		{"Session.Name", s.sessionCookie(s.sessionName+".0", "", exp)},
+		// Written by setSkipSilentLogin (logout.go); its name has no prefix.
+		{"Session.Cookie", setCookie{name: skipSilentLoginCookie, domain: s.cookie.domain, path: s.cookie.path,
+			httpOnly: true, secure: s.cookie.secure, sameSite: s.cookie.sameSite}},
+	}
+}
+
+// txCookiesWritten returns the transaction cookie and, when the
+// configuration writes it, its SameSite fallback, each with the attributes
+// it is written and cleared with.
+func (s *settings) txCookiesWritten() []writtenCookie {
+	exp := time.Unix(1700000000, 0)
+	out := []writtenCookie{
+		{"TransactionCookie.Name", s.txCookie("", exp)},
+		{"TransactionCookie.Name", s.txCookieClear()},
+	}
+	if s.writesTxFallback() {
+		out = append(out, writtenCookie{"TransactionCookie.Name", s.txFallbackCookie("", exp)})
+	}
+	if s.legacySameSite {
+		out = append(out, writtenCookie{"TransactionCookie.Name", s.txFallbackClear()})
+	}
+	return out
+}
+
+// checkCookiePrefixes checks every cookie in cs with checkCookiePrefix.
+func checkCookiePrefixes(cs []writtenCookie) error {
+	for _, c := range cs {
+		if err := checkCookiePrefix(c.option, c.line); err != nil {
+			return err
 		}
-		if a.domain != "" {
-			return cfgErr(option, "a __Host- cookie must not have Session.Cookie.Domain")
+	}
+	return nil
+}
+
+// cookiePrefix returns the prefix of name that browsers give special
+// protection (RFC 6265bis §4.1.3: "__Host-" or "__Secure-", matched
+// case-insensitively as browsers do), as it is written in name, or "".
+func cookiePrefix(name string) string {
+	for _, p := range [...]string{"__Host-", "__Secure-"} {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return name[:len(p)]
 		}
-		if a.path != "/" {
-			return cfgErr(option, "a __Host- cookie requires Session.Cookie.Path \"/\"")
+	}
+	return ""
+}
+
+// checkCookiePrefix enforces the __Secure- and __Host- cookie-name rules on
+// a Set-Cookie line: browsers drop a line that breaks them.
+func checkCookiePrefix(option string, c setCookie) error {
+	switch strings.ToLower(cookiePrefix(c.name)) {
+	case "__host-":
+		if !c.secure {
+			return cfgErr(option, "a __Host- cookie (%s) requires Session.Cookie.Secure", c.name)
 		}
-	case strings.HasPrefix(lower, "__secure-"):
-		if !a.secure {
-			return cfgErr(option, "a __Secure- cookie requires Session.Cookie.Secure")
+		if c.domain != "" {
+			return cfgErr(option, "a __Host- cookie (%s) must not have Session.Cookie.Domain", c.name)
+		}
+		if c.path != "/" {
+			return cfgErr(option, "a __Host- cookie (%s) requires Session.Cookie.Path \"/\"", c.name)
+		}
+	case "__secure-":
+		if !c.secure {
+			return cfgErr(option, "a __Secure- cookie (%s) requires Session.Cookie.Secure", c.name)
 		}
 	}
 	return nil

@@ -380,6 +380,11 @@ func TestExpressTransactionCookieToGo(t *testing.T) {
 	})
 }
 
+// expressFormat makes a Go app write express's transaction cookie format
+// (TransactionCookie.ExpressFormat), which express needs to complete a
+// login started in Go.
+func expressFormat(c *oidc.Config) { c.TransactionCookie.ExpressFormat = true }
+
 func TestGoTransactionCookieToExpress(t *testing.T) {
 	t.Parallel()
 	e := expressApps(t)
@@ -387,7 +392,7 @@ func TestGoTransactionCookieToExpress(t *testing.T) {
 	for _, name := range []string{"auth_verification", "_auth_verification"} {
 		t.Run("form_post/"+name, func(t *testing.T) {
 			t.Parallel()
-			g := newGoApp(t, e.op.issuer, nil)
+			g := newGoApp(t, e.op.issuer, expressFormat)
 			resp := g.serve(http.MethodGet, "/login", "", nil, nil)
 			cookies, tx := txCookies(t, resp, true)
 			ar := parseAuthRequest(t, resp.Header.Get("Location"))
@@ -412,6 +417,7 @@ func TestGoTransactionCookieToExpress(t *testing.T) {
 		t.Parallel()
 		g := newGoApp(t, e.op.issuer, func(c *oidc.Config) {
 			c.AuthorizationParams = map[string]string{"response_type": "code", "response_mode": "query"}
+			expressFormat(c)
 		})
 		resp := g.serve(http.MethodGet, "/login", "", nil, nil)
 		cookies, tx := txCookies(t, resp, false)
@@ -430,7 +436,7 @@ func TestGoTransactionCookieToExpress(t *testing.T) {
 
 	t.Run("tampered", func(t *testing.T) {
 		t.Parallel()
-		g := newGoApp(t, e.op.issuer, nil)
+		g := newGoApp(t, e.op.issuer, expressFormat)
 		resp := g.serve(http.MethodGet, "/login", "", nil, nil)
 		ar := parseAuthRequest(t, resp.Header.Get("Location"))
 		var cookies []*http.Cookie
@@ -441,6 +447,35 @@ func TestGoTransactionCookieToExpress(t *testing.T) {
 		resp, body := nodeDo(t, http.MethodPost, e.Cookie+"/callback", "application/x-www-form-urlencoded", form.Encode(), cookies)
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Contains(t, body, `auth_verification\" cookie not found`, "a bad signature reads as a missing cookie")
+	})
+
+	// By default the transaction cookie is encrypted: express cannot read
+	// it (nor can anything else without the secret), so a login started in
+	// Go does not complete on a Node instance.
+	t.Run("default format", func(t *testing.T) {
+		t.Parallel()
+		g := newGoApp(t, e.op.issuer, nil)
+		resp := g.serve(http.MethodGet, "/login", "", nil, nil)
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		ar := parseAuthRequest(t, resp.Header.Get("Location"))
+		cookies := liveCookies(resp)
+		assert.ElementsMatch(t, []string{"auth_verification", "_auth_verification"}, cookieNames(cookies))
+		for _, c := range cookies {
+			_, ok := verifySigned(cookieSecret, c.Name, c.Value)
+			assert.False(t, ok, "%s is not in express's signed format", c.Name)
+			assert.NotContains(t, c.Value, ar.query.Get("nonce"), "the nonce cannot be read from %s", c.Name)
+		}
+		form := url.Values{
+			"id_token": {e.op.idToken(t, cookieClientID, map[string]any{"sub": "go-started", "nonce": ar.query.Get("nonce")})},
+			"state":    {ar.query.Get("state")},
+		}
+		resp, body := nodeDo(t, http.MethodPost, e.Cookie+"/callback", "application/x-www-form-urlencoded", form.Encode(), cookies)
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		assert.Contains(t, body, `auth_verification\" cookie not found`)
+
+		// The Go app itself completes it.
+		resp = g.serve(http.MethodPost, "/callback", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), cookies)
+		assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	})
 }
 

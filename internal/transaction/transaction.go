@@ -1,6 +1,8 @@
-// Package transaction defines the JSON carried in the signed
-// auth_verification cookie between login and callback, in the byte format
-// express-openid-connect writes and reads.
+// Package transaction defines the JSON carried in the auth_verification
+// cookie between login and callback, in the byte format
+// express-openid-connect writes and reads (plus members of our own, which
+// express ignores). The cookie protecting it is either sealed (this port's
+// default) or signed (express's format).
 package transaction
 
 import (
@@ -28,6 +30,10 @@ type Transaction struct {
 	// ResponseType is the response_type of the request. It is this port's
 	// addition; express ignores unknown keys.
 	ResponseType string `json:"response_type,omitempty"`
+	// ResponseMode is how the response was requested to arrive: "query" or
+	// "form_post" (empty: unknown, as in transactions written by
+	// express-openid-connect). It is this port's addition.
+	ResponseMode string `json:"response_mode,omitempty"`
 	// Started is when the login started, in Unix microseconds of the
 	// middleware's clock (0: unknown, as in transactions written by
 	// express-openid-connect). It is this port's addition.
@@ -35,8 +41,8 @@ type Transaction struct {
 }
 
 // Marshal returns the JSON form with keys in the order nonce, state,
-// max_age, code_verifier, response_type (express's JSON.stringify order,
-// then our addition); empty optional members are omitted. Like
+// max_age, code_verifier (express's JSON.stringify order), then our
+// additions response_type, response_mode and started; empty optional members are omitted. Like
 // JSON.stringify it does not escape "<", ">" or "&" (Go still escapes
 // U+2028 and U+2029, which never occur in base64url values).
 func (t Transaction) Marshal() string {
@@ -51,8 +57,8 @@ func (t Transaction) Marshal() string {
 // Parse decodes a transaction written by Marshal or by express-openid-connect.
 // It requires a JSON object of at most MaxLen bytes whose nonce and state are
 // non-empty strings. max_age, if present and not null, must be a
-// non-negative integer; code_verifier and response_type, if present and not
-// null, must be strings. Member names are matched exactly, unknown members
+// non-negative integer, and so must started; code_verifier, response_type and
+// response_mode, if present and not null, must be strings. Member names are matched exactly, unknown members
 // are ignored and a repeated member takes its last value (JSON.parse
 // semantics). Parse never panics.
 func Parse(s string) (Transaction, error) {
@@ -78,6 +84,9 @@ func Parse(s string) (Transaction, error) {
 		return Transaction{}, err
 	}
 	if t.ResponseType, err = optionalString(m, "response_type"); err != nil {
+		return Transaction{}, err
+	}
+	if t.ResponseMode, err = optionalString(m, "response_mode"); err != nil {
 		return Transaction{}, err
 	}
 	if raw, ok := m["started"]; ok && !isNull(raw) {

@@ -20,6 +20,8 @@ func TestMarshal(t *testing.T) {
 			`{"nonce":"N0NCE","state":"eyJyZXR1cm5UbyI6Ii8ifQ"}`},
 		{"all members in express order", Transaction{Nonce: "n", State: "s", MaxAge: ptr(60), CodeVerifier: "v", ResponseType: "code"},
 			`{"nonce":"n","state":"s","max_age":60,"code_verifier":"v","response_type":"code"}`},
+		{"our additions after express's members", Transaction{Nonce: "n", State: "s", CodeVerifier: "v", ResponseType: "code", ResponseMode: "query", Started: 1700000000000000},
+			`{"nonce":"n","state":"s","code_verifier":"v","response_type":"code","response_mode":"query","started":1700000000000000}`},
 		{"code flow", Transaction{Nonce: "n", State: "s", CodeVerifier: "v"},
 			`{"nonce":"n","state":"s","code_verifier":"v"}`},
 		{"zero max_age kept when set", Transaction{Nonce: "n", State: "s", MaxAge: ptr(0)},
@@ -51,7 +53,10 @@ func TestParse(t *testing.T) {
 			Transaction{Nonce: "n", State: "s", CodeVerifier: "v"}, false},
 		{"unknown members ignored", `{"nonce":"n","state":"s","extra":{"a":[1]}}`,
 			Transaction{Nonce: "n", State: "s"}, false},
-		{"null optionals", `{"nonce":"n","state":"s","max_age":null,"code_verifier":null,"response_type":null}`,
+		{"response_mode", `{"nonce":"n","state":"s","response_mode":"form_post"}`,
+			Transaction{Nonce: "n", State: "s", ResponseMode: "form_post"}, false},
+		{"response_mode number", `{"nonce":"n","state":"s","response_mode":1}`, Transaction{}, true},
+		{"null optionals", `{"nonce":"n","state":"s","max_age":null,"code_verifier":null,"response_type":null,"response_mode":null,"started":null}`,
 			Transaction{Nonce: "n", State: "s"}, false},
 		{"max_age as float integer", `{"nonce":"n","state":"s","max_age":3.6e3}`,
 			Transaction{Nonce: "n", State: "s", MaxAge: ptr(3600)}, false},
@@ -101,7 +106,7 @@ func TestParse(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	tests := []Transaction{
 		{Nonce: "N0NCE", State: "eyJyZXR1cm5UbyI6Ii8ifQ"},
-		{Nonce: "n", State: "s", MaxAge: ptr(1), CodeVerifier: strings.Repeat("v", 43), ResponseType: "code"},
+		{Nonce: "n", State: "s", MaxAge: ptr(1), CodeVerifier: strings.Repeat("v", 43), ResponseType: "code", ResponseMode: "query", Started: 42},
 		{Nonce: "ü\"\\", State: "\u2028<>"},
 	}
 	for _, in := range tests {
@@ -117,6 +122,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		`{"nonce":"N0NCE","state":"eyJyZXR1cm5UbyI6Ii8ifQ"}`,
 		`{"nonce":"n","state":"s","max_age":60,"code_verifier":"v","response_type":"code"}`,
+		`{"nonce":"n","state":"s","response_type":"code","response_mode":"query","started":1700000000000000}`,
 		`{"nonce":"n","state":"s","max_age":1e400}`,
 		`{"nonce":null,"state":"s"}`,
 		`null`, `[]`, ``, `{"nonce":"n","nonce":"m","state":"s"}`,
@@ -143,7 +149,8 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("re-parse of %q: %v", m, err)
 		}
 		if again.Nonce != tx.Nonce || again.State != tx.State || again.CodeVerifier != tx.CodeVerifier ||
-			again.ResponseType != tx.ResponseType || (again.MaxAge == nil) != (tx.MaxAge == nil) ||
+			again.ResponseType != tx.ResponseType || again.ResponseMode != tx.ResponseMode ||
+			again.Started != tx.Started || (again.MaxAge == nil) != (tx.MaxAge == nil) ||
 			(tx.MaxAge != nil && *again.MaxAge != *tx.MaxAge) {
 			t.Fatalf("round trip: %#v vs %#v", tx, again)
 		}
