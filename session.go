@@ -473,6 +473,9 @@ func (m *Middleware) saveSession(c *Context) error {
 		return nil // unknown state: leave the cookie and the store alone
 	}
 	h := c.w.Header()
+	// Every response with a session Set-Cookie, a clearing one included,
+	// must stay out of shared caches, whatever the handler chose.
+	noStore := func() { h.Set("Cache-Control", "no-store, private") }
 	keep := map[string]bool{}
 	clear := func(names []string) {
 		for i, name := range names {
@@ -482,6 +485,7 @@ func (m *Middleware) saveSession(c *Context) error {
 			if !keep[name] {
 				addCookie(h, m.s.clearSessionCookie(name))
 				keep[name] = true
+				noStore()
 			}
 		}
 	}
@@ -551,7 +555,7 @@ func (m *Middleware) saveSession(c *Context) error {
 			}
 		}
 	}
-	h.Set("Cache-Control", "no-store, private")
+	noStore()
 	clearRest()
 	st.header, st.hadValid, st.oldKey, st.regenerate, st.dirty = hdr, true, false, false, false
 	st.snap = *st.data
