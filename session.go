@@ -184,6 +184,13 @@ type sessionState struct {
 	dirty    bool     // changed through the Context (Set, Delete, SetSession, ...)
 	oldKey   bool     // read with a secret other than the current one
 
+	// The unchunked cookie peekFresh looked at ("": none) and its parsed
+	// header, or why the header was refused; loadSession reuses them, so a
+	// request parses the header once.
+	peekValue string
+	peek      cookiecrypto.Peeked
+	peekErr   error
+
 	// Store mode.
 	id         string // id of the store entry read (or last written)
 	storeErr   error  // the store could not be read: touch nothing
@@ -243,8 +250,20 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	} else {
 		bufp := m.bufs.Get().(*[]byte)
 		defer m.bufs.Put(bufp) // the session strings are copies; the buffer is free after decoding
-		h, pt, idx, buf, err := m.keys.DecryptKeyBuf(st.cookie.Value, *bufp)
-		*bufp = buf
+		var (
+			h   cookiecrypto.Header
+			pt  []byte
+			idx int
+			err error
+		)
+		switch {
+		case st.peekValue == "" || st.peekValue != st.cookie.Value:
+			h, pt, idx, *bufp, err = m.keys.DecryptKeyBuf(st.cookie.Value, *bufp)
+		case st.peekErr != nil:
+			err = st.peekErr // the header was refused already
+		default:
+			h, pt, idx, *bufp, err = m.keys.DecryptPeekedBuf(st.peek, *bufp)
+		}
 		if err != nil {
 			m.s.logger.Debug("oidc: session cookie rejected", "reason", err.Error())
 			return
@@ -401,13 +420,15 @@ func (m *Middleware) peekFresh(c *Context) bool {
 	if !ok {
 		return false // chunked, duplicated or absent: take the full path
 	}
-	h, err := cookiecrypto.PeekHeader(value)
-	if err != nil {
+	st := &c.sess
+	st.peekValue = value
+	st.peek, st.peekErr = cookiecrypto.Peek(value)
+	h, ok := st.peek.Header()
+	if st.peekErr != nil || !ok {
 		return false
 	}
 	now := m.s.now().Unix()
-	st := sessionState{header: h}
-	return m.headerValid(h, now) && !m.needsTouch(&st, now)
+	return m.headerValid(h, now) && !m.needsTouch(&sessionState{header: h}, now)
 }
 
 // sessionCookies returns the request cookies that can belong to the session
