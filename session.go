@@ -184,13 +184,6 @@ type sessionState struct {
 	dirty    bool     // changed through the Context (Set, Delete, SetSession, ...)
 	oldKey   bool     // read with a secret other than the current one
 
-	// The unchunked cookie peekFresh looked at ("": none) and its parsed
-	// header, or why the header was refused; loadSession reuses them, so a
-	// request parses the header once.
-	peekValue string
-	peek      cookiecrypto.Peeked
-	peekErr   error
-
 	// Store mode.
 	id         string // id of the store entry read (or last written)
 	storeErr   error  // the store could not be read: touch nothing
@@ -201,8 +194,21 @@ type sessionState struct {
 // answer 503 while the store cannot be read; nobody is logged out.
 var ErrStoreUnavailable = errors.New("oidc: session store unavailable")
 
+// peekResult is what peekFresh learnt about the unchunked session cookie:
+// its parsed header, or why the header was refused. loadSessionPeeked
+// reuses it, so that a request parses the header once.
+type peekResult struct {
+	value string // "" when peekFresh found no single unchunked cookie
+	p     cookiecrypto.Peeked
+	err   error
+}
+
 // loadSession reads and validates the session of the request, once.
-func (m *Middleware) loadSession(st *sessionState, c *Context) {
+func (m *Middleware) loadSession(st *sessionState, c *Context) { m.loadSessionPeeked(st, c, nil) }
+
+// loadSessionPeeked is loadSession reusing peekFresh's result pr (nil: no
+// peek was made).
+func (m *Middleware) loadSessionPeeked(st *sessionState, c *Context, pr *peekResult) {
 	if st.loaded {
 		return
 	}
@@ -257,12 +263,12 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 			err error
 		)
 		switch {
-		case st.peekValue == "" || st.peekValue != st.cookie.Value:
+		case pr == nil || pr.value == "" || pr.value != st.cookie.Value:
 			h, pt, idx, *bufp, err = m.keys.DecryptKeyBuf(st.cookie.Value, *bufp)
-		case st.peekErr != nil:
-			err = st.peekErr // the header was refused already
+		case pr.err != nil:
+			err = pr.err // the header was refused already
 		default:
-			h, pt, idx, *bufp, err = m.keys.DecryptPeekedBuf(st.peek, *bufp)
+			h, pt, idx, *bufp, err = m.keys.DecryptPeekedBuf(pr.p, *bufp)
 		}
 		if err != nil {
 			m.s.logger.Debug("oidc: session cookie rejected", "reason", err.Error())
@@ -281,7 +287,7 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	if m.s.store == nil {
 		m.sessions.put(st.cookie.Value, decrypted{
 			hdr: headerTimes{hdr.IAT, hdr.UAT, hdr.EXP}, sess: sess.clone(), oldKey: st.oldKey,
-		})
+		}, slices.Contains(st.cookie.Names, m.s.sessionName)) // unchunked: part of the Cookie header
 	}
 	m.adopt(st, hdr, sess, st.oldKey, now)
 }
@@ -411,8 +417,9 @@ func (m *Middleware) needsTouch(st *sessionState, now int64) bool {
 // peekFresh reports, without decrypting, whether the request's session
 // cookie is a well-formed value that needs no re-issue yet. Such a request
 // can skip the session entirely when the handler never reads it. A forged
-// header gains nothing: the cookie is simply left as it is.
-func (m *Middleware) peekFresh(c *Context) bool {
+// header gains nothing: the cookie is simply left as it is. What it parsed
+// is left in pr for loadSessionPeeked.
+func (m *Middleware) peekFresh(c *Context, pr *peekResult) bool {
 	if m.s.store != nil {
 		return false
 	}
@@ -420,15 +427,15 @@ func (m *Middleware) peekFresh(c *Context) bool {
 	if !ok {
 		return false // chunked, duplicated or absent: take the full path
 	}
-	st := &c.sess
-	st.peekValue = value
-	st.peek, st.peekErr = cookiecrypto.Peek(value)
-	h, ok := st.peek.Header()
-	if st.peekErr != nil || !ok {
+	pr.value = value
+	pr.p, pr.err = cookiecrypto.Peek(value)
+	h, ok := pr.p.Header()
+	if pr.err != nil || !ok {
 		return false
 	}
 	now := m.s.now().Unix()
-	return m.headerValid(h, now) && !m.needsTouch(&sessionState{header: h}, now)
+	st := sessionState{header: h}
+	return m.headerValid(h, now) && !m.needsTouch(&st, now)
 }
 
 // sessionCookies returns the request cookies that can belong to the session
@@ -476,10 +483,11 @@ func peekCookie(r *http.Request, name string) (string, bool) {
 func (m *Middleware) writeSession(c *Context) {
 	st := &c.sess
 	if !st.loaded {
-		if !c.hasSessionCookie() || m.peekFresh(c) {
+		var pr peekResult
+		if !c.hasSessionCookie() || m.peekFresh(c, &pr) {
 			return
 		}
-		m.loadSession(st, c)
+		m.loadSessionPeeked(st, c, &pr)
 	}
 	if err := m.saveSession(c); err != nil {
 		m.s.logger.Error("oidc: session not saved", "error", err.Error())

@@ -40,14 +40,19 @@ type sessionCache struct {
 
 func (c *sessionCache) get(value string) (decrypted, bool) { return c.c.get(value) }
 
-// put caches d under value unless the entry is too large. The key is
-// copied: value may point into a much larger request header.
-func (c *sessionCache) put(value string, d decrypted) {
+// put caches d under value unless the entry is too large. A shared value
+// (a substring of the request's Cookie header) is copied, so that the cache
+// never pins a whole header; a value joined from chunks is already a
+// string of its own.
+func (c *sessionCache) put(value string, d decrypted, shared bool) {
 	size := len(value) + cacheEntryOverhead + sessionSize(d.sess)
 	if size > sessionCacheMaxEntry {
 		return
 	}
-	c.c.put(strings.Clone(value), d, size, sessionCacheBytes, sessionCacheMaxEntry)
+	if shared {
+		value = strings.Clone(value)
+	}
+	c.c.put(value, d, size, sessionCacheBytes, sessionCacheMaxEntry)
 }
 
 // sessionSize estimates the memory held by a decoded session.
