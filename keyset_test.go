@@ -353,6 +353,8 @@ func TestJWKSCacheMaxAgeConfig(t *testing.T) {
 // aged share one refresh.
 func TestJWKSRefreshCoalesced(t *testing.T) {
 	t.Parallel()
+	// The latency only makes the verifications overlap; the count below
+	// holds however they are scheduled.
 	app := newTestApp(t, oidctest.Options{Latency: 50 * time.Millisecond}, nil, nil)
 	ps, err := app.m.provider.get(context.Background())
 	require.NoError(t, err)
