@@ -1,7 +1,14 @@
 package oidc
 
-// claimsCacheSize bounds the decoded-claims cache.
-const claimsCacheSize = 4096
+// The decoded-claims cache is bounded by bytes: the ID token used as key
+// plus an estimate of the decoded claims.
+const (
+	// claimsCacheBytes is the budget of one middleware's claims cache.
+	claimsCacheBytes = 1 << 20
+	// claimsCacheMaxEntry is the largest entry cached (1/64 of the
+	// budget): an ID token of about 9 KB with its claims.
+	claimsCacheMaxEntry = claimsCacheBytes / 64
+)
 
 // claimsCache keeps the decoded claims of recently seen ID tokens, so that a
 // user's requests decode the same token once rather than on every request.
@@ -19,6 +26,7 @@ func (c *claimsCache) get(token string) (Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.c.put(token, claims, claimsCacheSize)
+	size := len(token) + cacheEntryOverhead + jsonValueSize(map[string]any(claims))
+	c.c.put(token, claims, size, claimsCacheBytes, claimsCacheMaxEntry)
 	return claims, nil
 }

@@ -202,6 +202,17 @@ type Config struct {
 	// kept.
 	DiscoveryCacheMaxAge time.Duration
 
+	// JWKSCacheMaxAge is how long the provider's signing keys (its JWKS)
+	// are used without being fetched again. Older keys are re-fetched
+	// before the next token is verified, so a key the provider removed
+	// stops being trusted within this time, and a key replaced without a
+	// new kid is picked up. When the re-fetch fails the cached keys are
+	// kept and the re-fetch is retried after a back-off. Independently, a
+	// token that the cached keys do not verify triggers one re-fetch (at
+	// most one such re-fetch per 30 seconds). Default: 10 minutes; negative
+	// values are rejected.
+	JWKSCacheMaxAge time.Duration
+
 	// Logger receives diagnostics. It never receives secrets, tokens, codes or
 	// cookie values. Default: no logging.
 	Logger *slog.Logger

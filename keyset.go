@@ -16,21 +16,40 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// jwksCooldown is the minimum time between two JWKS fetches triggered by an
-// unknown key id, so that a flood of tokens with random kids cannot become a
-// flood of requests to the provider.
+// jwksCooldown is the minimum time between two JWKS fetches triggered by a
+// failed verification (an unknown key id, a bad signature, a kid-less token
+// that no key verifies), so that a flood of such tokens cannot become a
+// flood of requests to the provider. It is measured from the last such
+// fetch only: routine fetches do not delay the next one.
 const jwksCooldown = 30 * time.Second
+
+// Back-off after a failed JWKS fetch: a provider outage costs one attempt
+// per window, not one per token.
+const (
+	jwksBackoffMin = 5 * time.Second
+	jwksBackoffMax = time.Minute
+)
 
 // maxJWTBytes bounds the tokens we parse.
 const maxJWTBytes = 256 << 10
 
 var errNoKey = errors.New("no matching key in the provider's JWKS")
 
+// errBadSignature is returned when keys matched the token but none of them
+// verified its signature.
+var errBadSignature = errors.New("signature verification failed")
+
 // keySet verifies JWS signatures with the provider's JWKS. It implements
-// go-oidc's KeySet. Keys are fetched lazily, re-fetched only when no key
-// matches (at most once per jwksCooldown), and concurrent fetches are
-// shared. A failed fetch keeps the old keys. HS* tokens are verified with the
-// client secret.
+// go-oidc's KeySet and serves ID tokens and logout tokens alike.
+//
+// Keys are fetched lazily and trusted for at most JWKSCacheMaxAge: older
+// keys are re-fetched before the next verification, so a key the provider
+// removed stops verifying within that time, and a key replaced under the
+// same kid (or without kids) is picked up. A failed fetch keeps the old
+// keys (stale-if-error) and backs off. A verification that fails with
+// cached keys triggers one re-fetch and one more attempt, at most once per
+// jwksCooldown across all callers. Concurrent fetches are shared. HS*
+// tokens are verified with the client secret.
 type keySet struct {
 	s      *settings
 	client *http.Client
@@ -38,8 +57,13 @@ type keySet struct {
 
 	mu        sync.Mutex
 	keys      []jose.JSONWebKey
-	fetched   bool
-	fetchedAt time.Time
+	gen       uint64    // successful fetches so far; 0 means no keys yet
+	fetchedAt time.Time // last successful fetch
+	forced    bool      // a failure-triggered fetch happened
+	forcedAt  time.Time // start of the last failure-triggered fetch
+	retryAt   time.Time // back-off: no fetch before this
+	backoff   time.Duration
+	lastErr   error
 	inflight  *keysFlight
 }
 
@@ -64,46 +88,170 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 	if len(jws.Signatures) != 1 {
 		return nil, errors.New("token must have exactly one signature")
 	}
-	hdr := jws.Signatures[0].Header
 	if strings.HasPrefix(k.s.alg, "HS") {
 		return jws.Verify([]byte(k.s.clientSecret))
 	}
-	for attempt := 0; attempt < 2; attempt++ {
-		candidates, stale := k.candidates(hdr.KeyID)
-		for _, key := range candidates {
-			if payload, err := jws.Verify(key.Key); err == nil {
-				return payload, nil
-			}
+	kid := jws.Signatures[0].Header.KeyID
+	keys, gen, justFetched, err := k.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := k.verifyWith(jws, keys, kid)
+	if err == nil || justFetched {
+		// Keys fetched for this very token are as fresh as they get.
+		return payload, err
+	}
+	keys, ok := k.refetch(ctx, gen)
+	if !ok {
+		return nil, err
+	}
+	return k.verifyWith(jws, keys, kid)
+}
+
+// verifyWith verifies jws with the eligible keys for kid (every eligible
+// key when the token has no kid).
+func (k *keySet) verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid string) ([]byte, error) {
+	matched := false
+	for _, key := range keys {
+		if (kid != "" && key.KeyID != kid) || !eligible(key, k.s.alg) {
+			continue
 		}
-		if len(candidates) > 0 || attempt == 1 || !stale {
-			if len(candidates) > 0 {
-				return nil, errors.New("signature verification failed")
-			}
-			break
+		matched = true
+		if payload, err := jws.Verify(key.Key); err == nil {
+			return payload, nil
 		}
-		if err := k.refresh(ctx); err != nil {
-			return nil, err
-		}
+	}
+	if matched {
+		return nil, errBadSignature
 	}
 	return nil, errNoKey
 }
 
-// candidates returns the eligible keys for kid (all eligible keys when kid is
-// empty) and whether a refetch is allowed.
-func (k *keySet) candidates(kid string) ([]jose.JSONWebKey, bool) {
+// current returns the keys to verify with, fetching them first when there
+// are none yet or they are older than the maximum age (unless a failed
+// fetch is backing off). justFetched reports that a fetch made for this
+// call succeeded. An error means there are no keys at all.
+func (k *keySet) current(ctx context.Context) (keys []jose.JSONWebKey, gen uint64, justFetched bool, err error) {
+	k.mu.Lock()
+	now := k.s.now()
+	if k.gen > 0 && now.Sub(k.fetchedAt) < k.s.jwksMaxAge {
+		keys, gen = k.keys, k.gen
+		k.mu.Unlock()
+		return keys, gen, false, nil
+	}
+	if k.inflight == nil && now.Before(k.retryAt) {
+		keys, gen, err = k.keys, k.gen, k.lastErr
+		k.mu.Unlock()
+		if gen == 0 {
+			return nil, 0, false, err
+		}
+		return keys, gen, false, nil // stale-if-error
+	}
+	f, leader := k.flightLocked()
+	k.mu.Unlock()
+	ferr := k.await(ctx, f, leader)
+	k.mu.Lock()
+	keys, gen = k.keys, k.gen
+	k.mu.Unlock()
+	if gen == 0 {
+		return nil, 0, false, ferr
+	}
+	return keys, gen, ferr == nil, nil
+}
+
+// refetch re-fetches the keys after a failed verification with the keys of
+// generation gen, and reports whether there are other keys to try. It
+// joins a fetch in flight, and otherwise starts one only when the cooldown
+// since the last failure-triggered fetch has passed and no back-off is
+// running.
+func (k *keySet) refetch(ctx context.Context, gen uint64) ([]jose.JSONWebKey, bool) {
+	k.mu.Lock()
+	if k.gen != gen {
+		keys := k.keys // changed since the caller tried: no fetch needed
+		k.mu.Unlock()
+		return keys, true
+	}
+	leader := false
+	f := k.inflight
+	if f == nil {
+		now := k.s.now()
+		if (k.forced && now.Before(k.forcedAt.Add(jwksCooldown))) || now.Before(k.retryAt) {
+			k.mu.Unlock()
+			return nil, false
+		}
+		k.forced, k.forcedAt = true, now
+		f, leader = k.flightLocked()
+	}
+	k.mu.Unlock()
+	_ = k.await(ctx, f, leader)
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	var out []jose.JSONWebKey
-	for _, key := range k.keys {
-		if kid != "" && key.KeyID != kid {
-			continue
-		}
-		if eligible(key, k.s.alg) {
-			out = append(out, key)
+	return k.keys, k.gen != gen
+}
+
+// flightLocked returns the fetch in flight, or a new one that the caller
+// leads. The caller holds k.mu.
+func (k *keySet) flightLocked() (*keysFlight, bool) {
+	if f := k.inflight; f != nil {
+		return f, false
+	}
+	f := &keysFlight{done: make(chan struct{})}
+	k.inflight = f
+	return f, true
+}
+
+// await runs the fetch when leader, and otherwise waits for it or for ctx.
+func (k *keySet) await(ctx context.Context, f *keysFlight, leader bool) error {
+	if leader {
+		k.fetch(ctx, f)
+		return f.err
+	}
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrProviderUnavailable, ctx.Err())
+	}
+}
+
+// fetch downloads the JWKS into f. A successful fetch replaces the keys, so
+// keys the provider dropped stop verifying at once; a failed one keeps them
+// and starts (or extends) the back-off.
+func (k *keySet) fetch(ctx context.Context, f *keysFlight) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.s.httpTimeout)
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	err := getJSON(fctx, k.client, k.uri, &set)
+	cancel()
+	var keys []jose.JSONWebKey
+	for _, raw := range set.Keys {
+		var key jose.JSONWebKey
+		if key.UnmarshalJSON(raw) == nil && key.Valid() && key.IsPublic() {
+			keys = append(keys, key) // malformed or private entries are skipped
 		}
 	}
-	stale := !k.fetched || !k.s.now().Before(k.fetchedAt.Add(jwksCooldown))
-	return out, stale
+	k.mu.Lock()
+	now := k.s.now()
+	if err == nil {
+		k.keys, k.gen, k.fetchedAt = keys, k.gen+1, now
+		k.backoff, k.retryAt, k.lastErr = 0, time.Time{}, nil
+	} else {
+		k.backoff = min(max(k.backoff*2, jwksBackoffMin), jwksBackoffMax)
+		k.retryAt, k.lastErr = now.Add(k.backoff), err
+	}
+	stale := k.gen > 0
+	f.err = err
+	k.inflight = nil
+	k.mu.Unlock()
+	close(f.done)
+	if err != nil {
+		if stale {
+			k.s.logger.Warn("oidc: JWKS refresh failed; keeping the cached keys", "error", err.Error())
+		} else {
+			k.s.logger.Warn("oidc: JWKS fetch failed", "error", err.Error())
+		}
+	}
 }
 
 // eligible reports whether key may verify a token signed with alg.
@@ -123,47 +271,4 @@ func eligible(key jose.JSONWebKey, alg string) bool {
 		return alg == "EdDSA"
 	}
 	return false
-}
-
-// refresh fetches the JWKS, sharing one fetch between concurrent callers.
-func (k *keySet) refresh(ctx context.Context) error {
-	k.mu.Lock()
-	f := k.inflight
-	leader := f == nil
-	if leader {
-		f = &keysFlight{done: make(chan struct{})}
-		k.inflight = f
-	}
-	k.mu.Unlock()
-	if !leader {
-		select {
-		case <-f.done:
-			return f.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.s.httpTimeout)
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	err := getJSON(fctx, k.client, k.uri, &set)
-	cancel()
-	var keys []jose.JSONWebKey
-	for _, raw := range set.Keys {
-		var key jose.JSONWebKey
-		if key.UnmarshalJSON(raw) == nil && key.Valid() && key.IsPublic() {
-			keys = append(keys, key) // malformed or private entries are skipped
-		}
-	}
-	k.mu.Lock()
-	k.fetched, k.fetchedAt = true, k.s.now()
-	if err == nil {
-		k.keys = keys
-	}
-	f.err = err
-	k.inflight = nil
-	k.mu.Unlock()
-	close(f.done)
-	return err
 }

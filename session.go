@@ -206,8 +206,21 @@ type sessionState struct {
 // answer 503 while the store cannot be read; nobody is logged out.
 var ErrStoreUnavailable = errors.New("oidc: session store unavailable")
 
+// peekResult is what peekFresh learnt about the unchunked session cookie:
+// its parsed header, or why the header was refused. loadSessionPeeked
+// reuses it, so that a request parses the header once.
+type peekResult struct {
+	value string // "" when peekFresh found no single unchunked cookie
+	p     cookiecrypto.Peeked
+	err   error
+}
+
 // loadSession reads and validates the session of the request, once.
-func (m *Middleware) loadSession(st *sessionState, c *Context) {
+func (m *Middleware) loadSession(st *sessionState, c *Context) { m.loadSessionPeeked(st, c, nil) }
+
+// loadSessionPeeked is loadSession reusing peekFresh's result pr (nil: no
+// peek was made).
+func (m *Middleware) loadSessionPeeked(st *sessionState, c *Context, pr *peekResult) {
 	if st.loaded {
 		return
 	}
@@ -257,8 +270,20 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	} else {
 		bufp := m.bufs.Get().(*[]byte)
 		defer m.bufs.Put(bufp) // the session strings are copies; the buffer is free after decoding
-		h, pt, idx, buf, err := m.keys.DecryptKeyBuf(st.cookie.Value, *bufp)
-		*bufp = buf
+		var (
+			h   cookiecrypto.Header
+			pt  []byte
+			idx int
+			err error
+		)
+		switch {
+		case pr == nil || pr.value == "" || pr.value != st.cookie.Value:
+			h, pt, idx, *bufp, err = m.keys.DecryptKeyBuf(st.cookie.Value, *bufp)
+		case pr.err != nil:
+			err = pr.err // the header was refused already
+		default:
+			h, pt, idx, *bufp, err = m.keys.DecryptPeekedBuf(pr.p, *bufp)
+		}
 		if err != nil {
 			m.s.logger.Debug("oidc: session cookie rejected", "reason", err.Error())
 			return
@@ -283,7 +308,7 @@ func (m *Middleware) loadSession(st *sessionState, c *Context) {
 	} else {
 		m.sessions.put(st.cookie.Value, decrypted{
 			hdr: headerTimes{hdr.IAT, hdr.UAT, hdr.EXP}, sess: sess.clone(), oldKey: st.oldKey,
-		})
+		}, slices.Contains(st.cookie.Names, m.s.sessionName)) // unchunked: part of the Cookie header
 	}
 	m.adopt(st, hdr, sess, st.oldKey, now)
 }
@@ -422,8 +447,9 @@ func (m *Middleware) needsTouch(st *sessionState, now int64) bool {
 // peekFresh reports, without decrypting, whether the request's session
 // cookie is a well-formed value that needs no re-issue yet. Such a request
 // can skip the session entirely when the handler never reads it. A forged
-// header gains nothing: the cookie is simply left as it is.
-func (m *Middleware) peekFresh(c *Context) bool {
+// header gains nothing: the cookie is simply left as it is. What it parsed
+// is left in pr for loadSessionPeeked.
+func (m *Middleware) peekFresh(c *Context, pr *peekResult) bool {
 	if m.s.store != nil {
 		return false
 	}
@@ -431,8 +457,10 @@ func (m *Middleware) peekFresh(c *Context) bool {
 	if !ok {
 		return false // chunked, duplicated or absent: take the full path
 	}
-	h, err := cookiecrypto.PeekHeader(value)
-	if err != nil {
+	pr.value = value
+	pr.p, pr.err = cookiecrypto.Peek(value)
+	h, ok := pr.p.Header()
+	if pr.err != nil || !ok {
 		return false
 	}
 	now := m.s.now().Unix()
@@ -485,10 +513,11 @@ func peekCookie(r *http.Request, name string) (string, bool) {
 func (m *Middleware) writeSession(c *Context) {
 	st := &c.sess
 	if !st.loaded {
-		if !c.hasSessionCookie() || m.peekFresh(c) {
+		var pr peekResult
+		if !c.hasSessionCookie() || m.peekFresh(c, &pr) {
 			return
 		}
-		m.loadSession(st, c)
+		m.loadSessionPeeked(st, c, &pr)
 	}
 	if err := m.saveSession(c); err != nil {
 		m.s.logger.Error("oidc: session not saved", "error", err.Error())
@@ -503,6 +532,9 @@ func (m *Middleware) saveSession(c *Context) error {
 		return nil // unknown state: leave the cookie and the store alone
 	}
 	h := c.w.Header()
+	// Every response with a session Set-Cookie, a clearing one included,
+	// must stay out of shared caches, whatever the handler chose.
+	noStore := func() { h.Set("Cache-Control", "no-store, private") }
 	keep := map[string]bool{}
 	clear := func(names []string) {
 		for i, name := range names {
@@ -512,6 +544,7 @@ func (m *Middleware) saveSession(c *Context) error {
 			if !keep[name] {
 				addCookie(h, m.s.clearSessionCookie(name))
 				keep[name] = true
+				noStore()
 			}
 		}
 	}
@@ -581,7 +614,7 @@ func (m *Middleware) saveSession(c *Context) error {
 			}
 		}
 	}
-	h.Set("Cache-Control", "no-store, private")
+	noStore()
 	clearRest()
 	st.header, st.hadValid, st.oldKey, st.regenerate, st.dirty = hdr, true, false, false, false
 	st.snap = *st.data

@@ -29,6 +29,7 @@ const (
 	defaultHTTPTimeout       = 5 * time.Second
 	minHTTPTimeout           = 500 * time.Millisecond
 	defaultDiscoveryMaxAge   = 10 * time.Minute
+	defaultJWKSMaxAge        = 10 * time.Minute
 	defaultTouchInterval     = time.Minute
 	defaultTransactionMaxAge = time.Hour
 	minTransactionMaxAge     = time.Minute
@@ -113,6 +114,7 @@ type settings struct {
 	httpClient    *http.Client
 	userAgent     string
 	discoveryTTL  time.Duration
+	jwksMaxAge    time.Duration
 	logger        *slog.Logger
 	now           func() time.Time
 	random        io.Reader
@@ -270,6 +272,13 @@ func resolve(cfg Config) (*settings, error) {
 	}
 	if s.discoveryTTL == 0 {
 		s.discoveryTTL = defaultDiscoveryMaxAge
+	}
+	s.jwksMaxAge = cfg.JWKSCacheMaxAge
+	if s.jwksMaxAge < 0 {
+		return nil, cfgErr("JWKSCacheMaxAge", "must not be negative")
+	}
+	if s.jwksMaxAge == 0 {
+		s.jwksMaxAge = defaultJWKSMaxAge
 	}
 	s.now = cfg.Now
 	if s.now == nil {

@@ -35,6 +35,13 @@ const (
 	maxHeaderLen = len(headerPrefix) + len(uatInfix) + len(expInfix) + 1 + 3*20
 )
 
+// MaxHeaderSegment is the longest protected-header segment (base64url
+// characters) Decrypt and Peek accept. The header is unauthenticated until
+// the AEAD check, so it is bounded before any decoding: the canonical
+// header is about 110 characters, and headers with extra members that the
+// go-jose fallback reads (a kid, for example) stay far below the limit.
+const MaxHeaderSegment = 1024
+
 // Header is the protected JWE header members express-openid-connect writes.
 //
 // All three are integer Unix seconds: IAT is when the session was first
@@ -111,7 +118,8 @@ func writeB64(sb *strings.Builder, src []byte) {
 // members and the plaintext.
 //
 // Framing is checked before any parsing or cryptography: at most
-// MaxCompactSize bytes, exactly four dots, an empty encrypted-key segment,
+// MaxCompactSize bytes, a protected-header segment of at most
+// MaxHeaderSegment bytes, exactly four dots, an empty encrypted-key segment,
 // a 12-byte IV, a 16-byte tag and canonical unpadded base64url. The header
 // must have alg "dir" and enc "A256GCM", no "zip" and no "crit", and
 // integer iat, uat and exp; member order and unknown members are accepted,
@@ -137,63 +145,144 @@ func (k *Keyring) DecryptKeyBuf(compact string, buf []byte) (Header, []byte, int
 	return h, pt, idx, buf, err
 }
 
-// PeekHeader returns the iat/uat/exp members of a JWE's protected header
-// WITHOUT authenticating them. Use it only to decide whether a value needs
-// work (for example a re-issue); never to trust a session.
-func PeekHeader(compact string) (Header, error) {
+// Peeked is a JWE compact value whose protected header was parsed but not
+// authenticated. It lets a caller look at the header first and decrypt
+// later without parsing the header again.
+type Peeked struct {
+	compact string
+	hdr     Header
+	useJose bool
+}
+
+// Value returns the JWE compact string that was peeked at.
+func (p Peeked) Value() string { return p.compact }
+
+// Peek parses the protected header of a JWE compact string WITHOUT
+// authenticating it. Values longer than MaxCompactSize, and header segments
+// longer than MaxHeaderSegment, are refused before any decoding. Errors
+// wrap ErrMalformed. The rest of the frame is checked by DecryptPeekedBuf.
+func Peek(compact string) (Peeked, error) {
 	if len(compact) > MaxCompactSize {
-		return Header{}, fmt.Errorf("%w: value too long", ErrMalformed)
+		return Peeked{}, fmt.Errorf("%w: value too long", ErrMalformed)
 	}
-	seg, _, ok := strings.Cut(compact, ".")
-	if !ok || seg == "" {
-		return Header{}, fmt.Errorf("%w: no header", ErrMalformed)
+	seg, err := headerSegment(compact)
+	if err != nil {
+		return Peeked{}, err
 	}
 	h, useJose, err := parseProtected(seg)
 	if err != nil {
+		return Peeked{}, err
+	}
+	return Peeked{compact: compact, hdr: h, useJose: useJose}, nil
+}
+
+// Header returns the iat/uat/exp members of the peeked header, which are
+// NOT authenticated: use them only to decide whether a value needs work
+// (for example a re-issue), never to trust a session. It reports false for
+// headers that only the go-jose fallback interprets.
+func (p Peeked) Header() (Header, bool) { return p.hdr, !p.useJose }
+
+// PeekHeader is Peek followed by Header: it returns the unauthenticated
+// iat/uat/exp members, and an error for headers that only the go-jose
+// fallback interprets.
+func PeekHeader(compact string) (Header, error) {
+	p, err := Peek(compact)
+	if err != nil {
 		return Header{}, err
 	}
-	if useJose {
+	h, ok := p.Header()
+	if !ok {
 		return Header{}, fmt.Errorf("%w: non-canonical header", ErrMalformed)
 	}
 	return h, nil
 }
 
-func (k *Keyring) decryptFramed(compact string, reuse *[]byte) (Header, []byte, int, error) {
+// DecryptPeekedBuf is DecryptKeyBuf for a value already parsed by Peek: the
+// header is not parsed again.
+func (k *Keyring) DecryptPeekedBuf(p Peeked, buf []byte) (Header, []byte, int, []byte, error) {
+	f, err := splitFrame(p.compact)
+	if err != nil {
+		return Header{}, nil, 0, buf, err
+	}
+	h, pt, idx, err := k.open(f, p.hdr, p.useJose, &buf)
+	return h, pt, idx, buf, err
+}
+
+// headerSegment returns the protected-header segment of compact, looking at
+// no more than MaxHeaderSegment+1 bytes.
+func headerSegment(compact string) (string, error) {
+	i := strings.IndexByte(compact[:min(len(compact), MaxHeaderSegment+1)], '.')
+	switch {
+	case i < 0 && len(compact) > MaxHeaderSegment:
+		return "", fmt.Errorf("%w: protected header longer than %d bytes", ErrMalformed, MaxHeaderSegment)
+	case i < 0:
+		return "", fmt.Errorf("%w: no header", ErrMalformed)
+	case i == 0:
+		return "", fmt.Errorf("%w: empty protected header", ErrMalformed)
+	}
+	return compact[:i], nil
+}
+
+// frame is a JWE compact string cut into its five segments.
+type frame struct {
+	compact          string
+	hdr, iv, ct, tag string
+}
+
+// splitFrame checks the framing of compact before any parsing or
+// cryptography: its length, the header length, exactly four dots, no CR or
+// LF, an empty encrypted key and the IV and tag sizes.
+func splitFrame(compact string) (frame, error) {
 	if len(compact) > MaxCompactSize {
-		return Header{}, nil, 0, fmt.Errorf("%w: value longer than %d bytes", ErrMalformed, MaxCompactSize)
+		return frame{}, fmt.Errorf("%w: value longer than %d bytes", ErrMalformed, MaxCompactSize)
+	}
+	hS, err := headerSegment(compact)
+	if err != nil {
+		return frame{}, err
 	}
 	// Count before splitting: never build a slice sized by attacker input.
 	if strings.Count(compact, ".") != 4 {
-		return Header{}, nil, 0, fmt.Errorf("%w: JWE compact must have 5 segments", ErrMalformed)
+		return frame{}, fmt.Errorf("%w: JWE compact must have 5 segments", ErrMalformed)
 	}
 	// The base64 decoder skips CR and LF; refuse them so that exactly one
 	// string maps to each JWE.
 	if strings.IndexByte(compact, '\n') >= 0 || strings.IndexByte(compact, '\r') >= 0 {
-		return Header{}, nil, 0, fmt.Errorf("%w: invalid character", ErrMalformed)
+		return frame{}, fmt.Errorf("%w: invalid character", ErrMalformed)
 	}
-	hS, rest, _ := strings.Cut(compact, ".")
+	rest := compact[len(hS)+1:]
 	ekS, rest, _ := strings.Cut(rest, ".")
 	ivS, rest, _ := strings.Cut(rest, ".")
 	ctS, tagS, _ := strings.Cut(rest, ".")
 	switch {
-	case hS == "":
-		return Header{}, nil, 0, fmt.Errorf("%w: empty protected header", ErrMalformed)
 	case ekS != "":
-		return Header{}, nil, 0, fmt.Errorf("%w: encrypted key must be empty for alg dir", ErrMalformed)
+		return frame{}, fmt.Errorf("%w: encrypted key must be empty for alg dir", ErrMalformed)
 	case len(ivS) != ivB64Len:
-		return Header{}, nil, 0, fmt.Errorf("%w: IV must be %d bytes", ErrMalformed, ivSize)
+		return frame{}, fmt.Errorf("%w: IV must be %d bytes", ErrMalformed, ivSize)
 	case len(tagS) != tagB64Len:
-		return Header{}, nil, 0, fmt.Errorf("%w: tag must be %d bytes", ErrMalformed, tagSize)
+		return frame{}, fmt.Errorf("%w: tag must be %d bytes", ErrMalformed, tagSize)
 	}
+	return frame{compact: compact, hdr: hS, iv: ivS, ct: ctS, tag: tagS}, nil
+}
 
-	h, useJose, err := parseProtected(hS)
+func (k *Keyring) decryptFramed(compact string, reuse *[]byte) (Header, []byte, int, error) {
+	f, err := splitFrame(compact)
 	if err != nil {
 		return Header{}, nil, 0, err
 	}
-	if useJose {
-		return k.decryptJose(compact)
+	h, useJose, err := parseProtected(f.hdr)
+	if err != nil {
+		return Header{}, nil, 0, err
 	}
+	return k.open(f, h, useJose, reuse)
+}
 
+// open authenticates and decrypts a framed value whose header parsed as h
+// (or needs go-jose when useJose).
+func (k *Keyring) open(f frame, h Header, useJose bool, reuse *[]byte) (Header, []byte, int, error) {
+	if useJose {
+		return k.decryptJose(f.compact)
+	}
+	hS, ivS, ctS, tagS := f.hdr, f.iv, f.ct, f.tag
 	ctLen, ok := decodedLen(len(ctS))
 	if !ok {
 		return Header{}, nil, 0, fmt.Errorf("%w: bad ciphertext encoding", ErrMalformed)
