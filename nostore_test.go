@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
@@ -52,7 +53,9 @@ func TestClearingResponsesAreNotCacheable(t *testing.T) {
 		require.NoError(t, store.Set(context.Background(), "sess-1", &StoreEntry{
 			Header: StoreHeader{IAT: now, UAT: now, EXP: now + 3600}, Data: []byte(`{"sid":"x"}`),
 		}, clk.Now().Add(time.Hour)))
-		return "appSession=sess-1" // ids are not signed by default, as in express
+		keys, err := cookiecrypto.NewKeyring([][]byte{[]byte(harnessSecret)}, nil)
+		require.NoError(t, err)
+		return "appSession=" + keys.Sign("appSession", "sess-1") // ids are signed by default
 	}
 
 	cases := []struct {
