@@ -17,7 +17,8 @@ var (
 	// implicit-flow login).
 	ErrNoAccessToken = errors.New("oidc: the session has no access token")
 	// ErrNoRefreshToken: the session holds no refresh token (anonymous, the
-	// provider issued none, or an invalid_grant answer cleared it).
+	// provider issued none, or an invalid_grant answer ended the session or,
+	// with Config.KeepSessionOnInvalidGrant, removed the tokens).
 	ErrNoRefreshToken = errors.New("oidc: the session has no refresh token")
 	// ErrUserInfo: the userinfo request failed or its answer was invalid.
 	ErrUserInfo = errors.New("oidc: userinfo request failed")
