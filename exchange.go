@@ -117,17 +117,21 @@ func readToken(doc map[string]any) (*tokenResponse, *TokenError) {
 // another 5xx status. A failure to prepare the client authentication is
 // 500. Everything else (an OAuth error, an answer that cannot be used) is
 // 400 with the error code, as for the other invalid callback responses.
+//
+// The *Error wraps a copy of te whose StatusCode is the status chosen here.
 func callbackTokenError(te *TokenError) *Error {
+	cp := *te
+	code := te.ErrorCode
 	switch {
 	case te.unavailable():
-		status := http.StatusServiceUnavailable
+		code, cp.StatusCode = "provider_unavailable", http.StatusServiceUnavailable
 		if te.StatusCode >= 500 && te.StatusCode != http.StatusServiceUnavailable {
-			status = http.StatusBadGateway
+			cp.StatusCode = http.StatusBadGateway
 		}
-		return newError(status, "provider_unavailable", te.Description, te)
 	case te.StatusCode == http.StatusInternalServerError:
 		// Only local failures are 500 without ErrProviderUnavailable.
-		return newError(http.StatusInternalServerError, te.ErrorCode, te.Description, te)
+	default:
+		cp.StatusCode = http.StatusBadRequest
 	}
-	return newError(http.StatusBadRequest, te.ErrorCode, te.Description, te)
+	return newError(cp.StatusCode, code, te.Description, &cp)
 }

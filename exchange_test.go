@@ -40,10 +40,10 @@ func (c *exCapture) handler(w http.ResponseWriter, r *http.Request, err error) {
 	defaultErrorHandler(w, r, err)
 }
 
-func (c *exCapture) result() (error, string) {
+func (c *exCapture) result() (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.err, c.logs.String()
+	return c.logs.String(), c.err
 }
 
 // exEcho is a token-endpoint Intercept that refuses every request with an
@@ -135,7 +135,7 @@ func TestCodeExchangeErrorScrubbed(t *testing.T) {
 					assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 				}
 				assert.Equal(t, false, b.session(app)["authenticated"])
-				err, logs := capt.result()
+				logs, err := capt.result()
 				secrets := echo.secrets(secret)
 				require.NotEmpty(t, echo.form.Get("code"))
 				require.NotEmpty(t, echo.form.Get("code_verifier"))
@@ -187,7 +187,7 @@ func TestCallbackAuthorizationErrorDescription(t *testing.T) {
 			bad := url.Values{"state": {vals.Get("state")}, "error": {"access_denied"}, "error_description": {desc}}
 			resp, _ = b.get(cb+"?"+bad.Encode(), "Accept", "application/json")
 			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-			err, _ := capt.result()
+			_, err := capt.result()
 			var e *Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, "access_denied", e.Code)
@@ -276,13 +276,16 @@ func TestCodeExchangeInvalidResponses(t *testing.T) {
 			b := app.browser()
 			resp, _ := b.login(app, "/login")
 			assert.Equal(t, tc.wantStatus, resp.StatusCode)
-			err, _ := capt.result()
+			_, err := capt.result()
 			var e *Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, tc.wantStatus, e.Status)
 			assert.Equal(t, tc.wantCode, e.Code)
 			assert.Contains(t, e.Description, tc.wantDesc)
 			assert.ErrorIs(t, err, ErrTokenExchange)
+			var te *TokenError
+			require.ErrorAs(t, err, &te)
+			assert.Equal(t, tc.wantStatus, te.StatusCode)
 			assert.Equal(t, tc.wantCode == "provider_unavailable", errors.Is(err, ErrProviderUnavailable))
 			assert.LessOrEqual(t, len(e.Description), maxErrorDescription)
 			assert.Equal(t, false, b.session(app)["authenticated"])
