@@ -30,7 +30,8 @@ var (
 // TokenError is the error returned by Context.Refresh and
 // Context.CustomTokenExchange when the token endpoint refuses a request, its
 // answer is invalid, it cannot be reached, or (for token exchange) the
-// request is invalid before anything is sent.
+// request is invalid before anything is sent. The *Error of a callback whose
+// code exchange failed wraps one too, with the callback's status.
 //
 // ErrorCode is the OAuth error code (RFC 6749 §5.2, for example
 // "invalid_grant" or "mfa_required", reduced to its allowed character set),

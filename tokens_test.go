@@ -493,11 +493,10 @@ func TestRefreshIDTokenChecks(t *testing.T) {
 	}
 }
 
-// TestRefreshInvalidGrant is catalog REF-05: invalid_grant is final for the
-// refresh token. By default the session ends; with
-// KeepSessionOnInvalidGrant only the API tokens are removed. Either way no
-// further refresh is attempted with the refused token, also by requests
-// still carrying the old cookie.
+// TestRefreshInvalidGrant: invalid_grant is final for the refresh token. By
+// default the session ends; with KeepSessionOnInvalidGrant only the API
+// tokens are removed. Either way no further refresh is attempted with the
+// refused token, also by requests still carrying the old cookie.
 func TestRefreshInvalidGrant(t *testing.T) {
 	t.Parallel()
 	for _, keep := range []bool{false, true} {
