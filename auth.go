@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
 )
@@ -27,6 +28,11 @@ type Middleware struct {
 	sessions sessionCache
 	// ownName is the read-only name list of an unchunked session cookie.
 	ownName []string
+	// revocations tracks the background refresh-token revocations started
+	// by logouts (revoke.go), so that tests can wait for them; revoking
+	// counts those in flight, to bound them.
+	revocations sync.WaitGroup
+	revoking    atomic.Int32
 }
 
 // New validates cfg and builds the middleware. It never contacts the

@@ -129,7 +129,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		return newError(http.StatusBadRequest, "invalid_state", "the state parameter does not match this login", ErrStateMismatch)
 	}
 	if code := params.Get("error"); code != "" {
-		return newError(http.StatusBadRequest, sanitizeCode(code), params.Get("error_description"), ErrAuthorization)
+		return newError(http.StatusBadRequest, sanitizeCode(code), cleanDescription(params.Get("error_description")), ErrAuthorization)
 	}
 
 	redirectURI := m.s.redirectURI

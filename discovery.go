@@ -40,6 +40,10 @@ type metadata struct {
 	// raw so that a malformed value only breaks PAR logins (see
 	// parEndpoint).
 	PAREndpoint json.RawMessage `json:"pushed_authorization_request_endpoint"`
+	// RevocationEndpoint is revocation_endpoint (RFC 7009), kept raw so
+	// that a malformed value only turns off the revocation at logout (see
+	// revocationEndpoint).
+	RevocationEndpoint json.RawMessage `json:"revocation_endpoint"`
 	// MTLSEndpointAliases is mtls_endpoint_aliases (RFC 8705 §5), applied
 	// by settings.applyMTLSAliases when UseMTLS is set.
 	MTLSEndpointAliases json.RawMessage `json:"mtls_endpoint_aliases"`

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"golang.org/x/oauth2"
 )
 
 // tokenResponse is what the middleware keeps from a token response.
@@ -27,117 +25,113 @@ type clientAuthn struct {
 	params url.Values // client_id, client_secret or client assertions
 }
 
-// oauth2Config returns the x/oauth2 configuration for the token endpoint and
-// the options that carry the client authentication.
-func (m *Middleware) oauth2Config(ps *providerState, redirectURI string) (*oauth2.Config, []oauth2.AuthCodeOption, error) {
-	authn, err := m.clientAuth(ps)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg := &oauth2.Config{
-		ClientID:    m.s.clientID,
-		RedirectURL: redirectURI,
-		Endpoint: oauth2.Endpoint{
-			AuthURL:   ps.md.AuthorizationEndpoint,
-			TokenURL:  ps.md.TokenEndpoint,
-			AuthStyle: oauth2.AuthStyleInParams,
-		},
-	}
-	var opts []oauth2.AuthCodeOption
-	if authn.basic {
-		// x/oauth2 form-encodes id and secret before Base64 (RFC 6749 §2.3.1).
-		cfg.ClientSecret = m.s.clientSecret
-		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
-	}
-	for k, vs := range authn.params {
-		if k == "client_id" {
-			continue // x/oauth2 sends it with AuthStyleInParams
-		}
-		opts = append(opts, oauth2.SetAuthURLParam(k, vs[0]))
-	}
-	return cfg, opts, nil
-}
-
-// outboundContext bounds ctx with HTTPTimeout and carries the outbound
-// client for x/oauth2.
+// outboundContext bounds ctx with HTTPTimeout.
 func (m *Middleware) outboundContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, m.s.httpTimeout)
-	return context.WithValue(ctx, oauth2.HTTPClient, m.provider.client), cancel
+	return context.WithTimeout(ctx, m.s.httpTimeout)
 }
 
-// exchangeCode redeems an authorization code with PKCE.
+// codeReserved are the parameters of the code exchange that
+// TokenEndpointParams cannot set.
+var codeReserved = map[string]bool{
+	"grant_type": true, "code": true, "redirect_uri": true, "code_verifier": true, "client_id": true,
+	"client_secret": true, "client_assertion": true, "client_assertion_type": true,
+}
+
+// exchangeCode redeems an authorization code with PKCE at the token
+// endpoint, through the same path as the other grants (postTokenEndpoint):
+// the configured client authentication, a 1 MiB cap on the answer, and
+// provider descriptions scrubbed of every secret sent. extra (the
+// callback's TokenEndpointParams) is merged over Config.TokenEndpointParams.
+//
+// Errors are *Error values for the callback: 400 with the provider's OAuth
+// error code when it refuses the code; 400 invalid_token_response when its
+// answer cannot be used; 503 (or 502 for a 5xx other than 503)
+// provider_unavailable when it cannot be reached or fails. They wrap the
+// *TokenError, and so ErrTokenExchange.
 func (m *Middleware) exchangeCode(ctx context.Context, ps *providerState, code, verifier, redirectURI string, extra map[string]string) (*tokenResponse, error) {
-	if ps.md.TokenEndpoint == "" {
-		return nil, unavailable(errors.New("the provider has no token_endpoint"))
-	}
-	cfg, opts, err := m.oauth2Config(ps, redirectURI)
-	if err != nil {
-		return nil, err
-	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}}
 	if verifier != "" {
-		opts = append(opts, oauth2.VerifierOption(verifier))
+		form.Set("code_verifier", verifier)
 	}
 	for _, params := range []map[string]string{m.s.tokenParams, extra} {
 		for k, v := range params {
-			switch k {
-			case "grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret",
-				"client_assertion", "client_assertion_type":
-				continue
+			if !codeReserved[k] {
+				form.Set(k, v)
 			}
-			opts = append(opts, oauth2.SetAuthURLParam(k, v))
 		}
 	}
-	ctx, cancel := m.outboundContext(ctx)
-	defer cancel()
-	tok, err := cfg.Exchange(ctx, code, opts...)
+	doc, err := m.postTokenEndpoint(ctx, ps, form)
 	if err != nil {
-		return nil, tokenError(err)
+		var te *TokenError
+		if errors.As(err, &te) {
+			return nil, callbackTokenError(te)
+		}
+		return nil, err
 	}
-	return m.readToken(tok)
+	tok, te := readToken(doc)
+	if te != nil {
+		return nil, callbackTokenError(te)
+	}
+	return tok, nil
 }
 
-// readToken validates the token response members the middleware relies on.
-func (m *Middleware) readToken(tok *oauth2.Token) (*tokenResponse, error) {
-	if tok.AccessToken == "" {
-		return nil, newError(http.StatusBadGateway, "invalid_token_response", "the token response has no access_token", ErrTokenExchange)
+// readToken validates the members of a code-exchange answer that the
+// middleware relies on. Errors are invalid_token_response.
+func readToken(doc map[string]any) (*tokenResponse, *TokenError) {
+	invalid := func(desc string) *TokenError {
+		return &TokenError{ErrorCode: "invalid_token_response", Description: desc, StatusCode: http.StatusBadGateway}
 	}
-	tt := tok.TokenType
+	out := &tokenResponse{accessToken: stringMember(doc, "access_token"), idToken: stringMember(doc, "id_token")}
+	if out.accessToken == "" {
+		return nil, invalid("the token response has no access_token")
+	}
+	tt := stringMember(doc, "token_type")
 	switch strings.ToLower(tt) {
 	case "bearer":
-		tt = "Bearer"
+		out.tokenType = "Bearer"
 	case "dpop":
+		out.tokenType = tt
 	default:
-		return nil, newError(http.StatusBadGateway, "invalid_token_response", "the token response has an unsupported token_type", ErrTokenExchange)
+		return nil, invalid("the token response has an unsupported token_type")
 	}
-	out := &tokenResponse{
-		accessToken:  tok.AccessToken,
-		refreshToken: tok.RefreshToken,
-		tokenType:    tt,
-		expiresIn:    tok.ExpiresIn,
+	if v, present := doc["expires_in"]; present && v != nil {
+		n, ok := expiresInMember(doc)
+		if !ok {
+			return nil, invalid("the token response has an invalid expires_in")
+		}
+		out.expiresIn = n
 	}
-	if id, ok := tok.Extra("id_token").(string); ok {
-		out.idToken = id
+	if v, present := doc["refresh_token"]; present && v != nil {
+		rt, ok := v.(string)
+		if !ok {
+			return nil, invalid("the token response has an invalid refresh_token")
+		}
+		out.refreshToken = rt
 	}
 	return out, nil
 }
 
-// tokenError maps an x/oauth2 error to an *Error without echoing the
-// response body (which may contain tokens).
-func tokenError(err error) *Error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		status := http.StatusBadRequest
-		code := sanitizeCode(re.ErrorCode)
-		if code == "" {
-			code = "invalid_token_response"
-			status = http.StatusBadGateway
+// callbackTokenError turns a token-endpoint failure at the callback into
+// the *Error the ErrorHandler renders. An unreachable or failing (5xx)
+// endpoint is provider_unavailable: 503, or 502 when it answered with
+// another 5xx status. A failure to prepare the client authentication is
+// 500. Everything else (an OAuth error, an answer that cannot be used) is
+// 400 with the error code, as for the other invalid callback responses.
+//
+// The *Error wraps a copy of te whose StatusCode is the status chosen here.
+func callbackTokenError(te *TokenError) *Error {
+	cp := *te
+	code := te.ErrorCode
+	switch {
+	case te.unavailable():
+		code, cp.StatusCode = "provider_unavailable", http.StatusServiceUnavailable
+		if te.StatusCode >= 500 && te.StatusCode != http.StatusServiceUnavailable {
+			cp.StatusCode = http.StatusBadGateway
 		}
-		desc := re.ErrorDescription
-		if desc == "" {
-			desc = "the token endpoint refused the request"
-		}
-		return newError(status, code, desc, errors.Join(ErrTokenExchange, errors.New(code)))
+	case te.StatusCode == http.StatusInternalServerError:
+		// Only local failures are 500 without ErrProviderUnavailable.
+	default:
+		cp.StatusCode = http.StatusBadRequest
 	}
-	return newError(http.StatusBadGateway, "provider_unavailable", "the token endpoint could not be reached",
-		errors.Join(ErrTokenExchange, ErrProviderUnavailable, redactURLError(err)))
+	return newError(cp.StatusCode, code, te.Description, &cp)
 }

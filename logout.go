@@ -24,6 +24,14 @@ type LogoutOptions struct {
 // even while the provider is unreachable) and redirects: with
 // Config.IDPLogout to the provider's end-session endpoint, else to
 // ReturnTo.
+//
+// When the session holds a refresh token and the provider advertises a
+// revocation_endpoint (with UseMTLS, its mtls_endpoint_aliases entry when
+// present), the refresh token is revoked there (RFC 7009, with
+// token_type_hint=refresh_token and the token endpoint's client
+// authentication). The revocation runs in the background after the
+// response, bounded by HTTPTimeout and at most 2 seconds; a failure is
+// logged at Warn and never fails or delays the logout.
 func (c *Context) Logout(w http.ResponseWriter, r *http.Request, opts LogoutOptions) {
 	m := c.m
 	returnURL := m.s.postLogoutRedirect
@@ -39,9 +47,9 @@ func (c *Context) Logout(w http.ResponseWriter, r *http.Request, opts LogoutOpti
 	}
 	m.setSkipSilentLogin(w.Header())
 	c.mu.Lock()
-	idToken := ""
+	idToken, refreshToken := "", ""
 	if s := c.session(); s != nil {
-		idToken = string(s.IDToken)
+		idToken, refreshToken = string(s.IDToken), string(s.RefreshToken)
 	}
 	c.setSessionLocked(nil)
 	c.mu.Unlock()
@@ -53,6 +61,8 @@ func (c *Context) Logout(w http.ResponseWriter, r *http.Request, opts LogoutOpti
 			target = u
 		}
 	}
+	// Best effort, in the background: never delays or fails the logout.
+	m.revokeRefreshToken(r.Context(), refreshToken)
 	w.Header().Set("Location", target)
 	w.WriteHeader(http.StatusFound)
 }

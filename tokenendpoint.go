@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,16 +26,16 @@ var secretParams = []string{
 
 // postTokenEndpoint sends form to the provider's token endpoint with the
 // configured client authentication (HTTP Basic or form parameters, from
-// clientAuth) and returns the decoded JSON response. It is used for grants
-// that x/oauth2 cannot express with extra parameters: refresh with
-// TokenEndpointParams, and token exchange.
+// clientAuth; assertions are minted afresh for each call) and returns the
+// decoded JSON response. Every grant uses it: the authorization code
+// (exchangeCode), refresh and token exchange.
 //
-// Errors are *TokenError, mapped like x/oauth2's RetrieveError: a non-2xx
-// answer carries the provider's error and error_description (StatusCode is
-// the provider's HTTP status); a 5xx answer, a network error or a timeout
-// also wraps ErrProviderUnavailable; a 2xx answer that is not a JSON object
-// is "invalid_token_response" (502). Response bodies are capped at 1 MiB and
-// never copied into errors.
+// Errors are *TokenError: a non-2xx answer carries the provider's error and
+// error_description (StatusCode is the provider's HTTP status); a 5xx
+// answer, a network error or a timeout also wraps ErrProviderUnavailable; a
+// 2xx answer that is not a JSON object is "invalid_token_response" (502). Response bodies are capped at 1 MiB and
+// never copied into errors; the provider's error_description is kept only
+// after every secret sent (sentSecrets) is removed from it.
 func (m *Middleware) postTokenEndpoint(ctx context.Context, ps *providerState, form url.Values) (map[string]any, error) {
 	// Discovery has already applied any mtls_endpoint_aliases.
 	tokenURL := ps.md.TokenEndpoint
@@ -54,12 +55,7 @@ func (m *Middleware) postTokenEndpoint(ctx context.Context, ps *providerState, f
 	for k, vs := range authn.params {
 		body[k] = vs
 	}
-	secrets := []string{m.s.clientSecret}
-	for _, k := range secretParams {
-		if v := body.Get(k); v != "" {
-			secrets = append(secrets, v)
-		}
-	}
+	secrets := m.sentSecrets(body, authn)
 
 	ctx, cancel := m.outboundContext(ctx)
 	defer cancel()
@@ -119,6 +115,29 @@ func (m *Middleware) postTokenEndpoint(ctx context.Context, ps *providerState, f
 		te.StatusCode = http.StatusBadGateway
 	}
 	return nil, te
+}
+
+// sentSecrets returns the secret values of a request to a token-style
+// endpoint, in every form a provider might echo back in an
+// error_description: raw, form-encoded as in the body, and the HTTP Basic
+// credentials.
+func (m *Middleware) sentSecrets(body url.Values, authn clientAuthn) []string {
+	secrets := []string{m.s.clientSecret}
+	for _, k := range secretParams {
+		if v := body.Get(k); v != "" {
+			secrets = append(secrets, v)
+		}
+	}
+	for _, v := range secrets {
+		if e := url.QueryEscape(v); e != v {
+			secrets = append(secrets, e)
+		}
+	}
+	if authn.basic {
+		secrets = append(secrets, base64.StdEncoding.EncodeToString(
+			[]byte(url.QueryEscape(m.s.clientID)+":"+url.QueryEscape(m.s.clientSecret))))
+	}
+	return secrets
 }
 
 // decodeTokenBody decodes a token-endpoint body: JSON, or (like x/oauth2,

@@ -17,7 +17,8 @@ var (
 	// implicit-flow login).
 	ErrNoAccessToken = errors.New("oidc: the session has no access token")
 	// ErrNoRefreshToken: the session holds no refresh token (anonymous, the
-	// provider issued none, or an invalid_grant answer cleared it).
+	// provider issued none, or an invalid_grant answer ended the session or,
+	// with Config.KeepSessionOnInvalidGrant, removed the tokens).
 	ErrNoRefreshToken = errors.New("oidc: the session has no refresh token")
 	// ErrUserInfo: the userinfo request failed or its answer was invalid.
 	ErrUserInfo = errors.New("oidc: userinfo request failed")
@@ -29,7 +30,8 @@ var (
 // TokenError is the error returned by Context.Refresh and
 // Context.CustomTokenExchange when the token endpoint refuses a request, its
 // answer is invalid, it cannot be reached, or (for token exchange) the
-// request is invalid before anything is sent.
+// request is invalid before anything is sent. The *Error of a callback whose
+// code exchange failed wraps one too, with the callback's status.
 //
 // ErrorCode is the OAuth error code (RFC 6749 §5.2, for example
 // "invalid_grant" or "mfa_required", reduced to its allowed character set),

@@ -128,14 +128,21 @@ var refreshReserved = map[string]bool{
 //     when the provider's session_expiry ceiling is reached, or
 //     ErrNoRefreshToken (401) when the session has no refresh token;
 //   - a *TokenError for everything else. An answer with the OAuth error
-//     invalid_grant (the refresh token is expired, revoked or was reused)
-//     removes the access token, its type and expiry and the refresh token
-//     from the session, so that no further refresh is attempted with them;
+//     invalid_grant (the refresh token expired, was revoked or reused, or
+//     the user's consent or account is gone) ends the session: it is
+//     cleared (the cookie in this response, the Session.Store entry at
+//     once), so the user is logged out and the next protected request
+//     starts a new login. With Config.KeepSessionOnInvalidGrant only the
+//     access token, its type and expiry and the refresh token are removed;
 //     the ID token, sid and application values stay, so the user remains
 //     logged in but must log in again (for example with Context.Login) to
-//     get new API tokens. Any other error leaves the session as it was;
-//     network errors, timeouts and 5xx answers (StatusCode 503 or the
-//     provider's status) also wrap ErrProviderUnavailable. StatusCode is the
+//     get new API tokens. Either way no further refresh is attempted with
+//     the refused token. In store mode the session is first re-read from
+//     the store: when another instance has meanwhile obtained new tokens
+//     with the same refresh token, they are adopted and returned without
+//     an error. Any other error leaves the session as it was; network
+//     errors, timeouts and 5xx answers (StatusCode 503 or the provider's
+//     status) also wrap ErrProviderUnavailable. StatusCode is the
 //     provider's HTTP status for OAuth errors (400 or 401), 502 for an
 //     invalid answer (including a rejected ID token, which also wraps
 //     ErrInvalidIDToken).
@@ -182,7 +189,11 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 			if tok, ok := c.adoptStoredRefresh(ctx, rt); ok {
 				return tok, nil
 			}
-			c.dropTokens(rt)
+			if m.s.cfg.KeepSessionOnInvalidGrant {
+				c.dropTokens(rt)
+			} else {
+				c.endSession(rt)
+			}
 		}
 		return nil, err
 	}
@@ -265,6 +276,27 @@ func (c *Context) dropTokens(rt string) {
 	ns.AccessToken, ns.RefreshToken, ns.TokenType, ns.ExpiresAt = "", "", "", 0
 	c.setSessionLocked(ns)
 	c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); API tokens removed from the session")
+}
+
+// endSession ends the session after invalid_grant (the grant behind the
+// login is gone), unless the session has moved on to another refresh token
+// meanwhile. In store mode the entry is destroyed at once, so that the
+// session's other requests and instances see the logout too.
+func (c *Context) endSession(rt string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.session()
+	if s == nil || string(s.RefreshToken) != rt {
+		return
+	}
+	c.warnIfCommitted()
+	c.setSessionLocked(nil)
+	if c.m.s.store != nil {
+		if err := c.m.saveSession(c); err != nil {
+			c.m.s.logger.Warn("oidc: ended session not destroyed yet", "error", err.Error())
+		}
+	}
+	c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); session ended")
 }
 
 // applyRefresh writes a refresh result into the request's session.

@@ -493,56 +493,75 @@ func TestRefreshIDTokenChecks(t *testing.T) {
 	}
 }
 
-// TestRefreshInvalidGrant is catalog REF-05.
+// TestRefreshInvalidGrant: invalid_grant is final for the refresh token. By
+// default the session ends; with KeepSessionOnInvalidGrant only the API
+// tokens are removed. Either way no further refresh is attempted with the
+// refused token, also by requests still carrying the old cookie.
 func TestRefreshInvalidGrant(t *testing.T) {
 	t.Parallel()
-	e := newTKApp(t, oidctest.Options{}, nil)
-	e.login()
-	before := e.tokens()
-	oldCookies := e.jarCookies()
-	e.op.RevokeAll()
-	calls := e.op.Calls(oidctest.EndpointToken)
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("KeepSessionOnInvalidGrant=%v", keep), func(t *testing.T) {
+			t.Parallel()
+			e := newTKApp(t, oidctest.Options{}, func(c *Config) { c.KeepSessionOnInvalidGrant = keep })
+			e.login()
+			before := e.tokens()
+			oldCookies := e.jarCookies()
+			e.op.RevokeAll()
+			calls := e.op.Calls(oidctest.EndpointToken)
 
-	_, err := e.refresh(RefreshOptions{})
-	var te *TokenError
-	require.ErrorAs(t, err, &te)
-	assert.Equal(t, "invalid_grant", te.ErrorCode)
-	assert.Equal(t, http.StatusBadRequest, te.StatusCode)
-	assert.ErrorIs(t, err, ErrTokenExchange)
-	assert.NotErrorIs(t, err, ErrProviderUnavailable)
-	assert.NotContains(t, err.Error(), before.RefreshToken)
+			_, err := e.refresh(RefreshOptions{})
+			var te *TokenError
+			require.ErrorAs(t, err, &te)
+			assert.Equal(t, "invalid_grant", te.ErrorCode)
+			assert.Equal(t, http.StatusBadRequest, te.StatusCode)
+			assert.ErrorIs(t, err, ErrTokenExchange)
+			assert.NotErrorIs(t, err, ErrProviderUnavailable)
+			assert.NotContains(t, err.Error(), before.RefreshToken)
 
-	after := e.tokens()
-	assert.True(t, after.Authenticated, "the user stays logged in with the ID token")
-	assert.Equal(t, before.IDToken, after.IDToken)
-	assert.Equal(t, before.SID, after.SID)
-	assert.Empty(t, after.AccessToken)
-	assert.Empty(t, after.RefreshToken)
-	assert.Empty(t, after.TokenType)
-	assert.Zero(t, after.ExpiresAt)
+			after := e.tokens()
+			if keep {
+				assert.True(t, after.Authenticated, "the user stays logged in with the ID token")
+				assert.Equal(t, before.IDToken, after.IDToken)
+				assert.Equal(t, before.SID, after.SID)
+			} else {
+				assert.False(t, after.Authenticated, "the session has ended")
+				assert.Empty(t, after.IDToken)
+			}
+			assert.Empty(t, after.AccessToken)
+			assert.Empty(t, after.RefreshToken)
+			assert.Empty(t, after.TokenType)
+			assert.Zero(t, after.ExpiresAt)
 
-	for range 10 {
-		_, err := e.refresh(RefreshOptions{})
-		assert.ErrorIs(t, err, ErrNoRefreshToken)
+			for range 10 {
+				_, err := e.refresh(RefreshOptions{})
+				assert.ErrorIs(t, err, ErrNoRefreshToken)
+			}
+			// Requests still carrying the old cookie adopt the remembered
+			// answer.
+			e.mu.Lock()
+			e.fn = func(w http.ResponseWriter, r *http.Request, c *Context) {
+				_, err := c.Refresh(r.Context(), RefreshOptions{})
+				var te *TokenError
+				if errors.As(err, &te) {
+					_, _ = w.Write([]byte(te.ErrorCode))
+				}
+			}
+			e.mu.Unlock()
+			for range 10 {
+				resp, body := e.rawGet("/run", oldCookies)
+				assert.Equal(t, "invalid_grant", body)
+				if keep {
+					require.NotEmpty(t, sessionCookies(resp))
+					_, tokens := e.rawGet("/tokens", sessionCookies(resp))
+					assert.NotContains(t, tokens, before.RefreshToken, "the old cookie's tokens are removed too")
+				} else {
+					assert.Empty(t, sessionCookies(resp))
+					assert.NotEmpty(t, setCookies(resp, "appSession"), "the old cookie is cleared too")
+				}
+			}
+			assert.Equal(t, calls+1, e.op.Calls(oidctest.EndpointToken), "one refresh attempt in all")
+		})
 	}
-	// Requests still carrying the old cookie adopt the remembered answer.
-	e.mu.Lock()
-	e.fn = func(w http.ResponseWriter, r *http.Request, c *Context) {
-		_, err := c.Refresh(r.Context(), RefreshOptions{})
-		var te *TokenError
-		if errors.As(err, &te) {
-			_, _ = w.Write([]byte(te.ErrorCode))
-		}
-	}
-	e.mu.Unlock()
-	for range 10 {
-		resp, body := e.rawGet("/run", oldCookies)
-		assert.Equal(t, "invalid_grant", body)
-		require.NotEmpty(t, sessionCookies(resp))
-		_, tokens := e.rawGet("/tokens", sessionCookies(resp))
-		assert.NotContains(t, tokens, before.RefreshToken, "the old cookie's tokens are removed too")
-	}
-	assert.Equal(t, calls+1, e.op.Calls(oidctest.EndpointToken), "one refresh attempt in all")
 }
 
 // TestRefreshProviderFailures is catalog REF-06: outages keep the session,

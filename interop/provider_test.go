@@ -179,14 +179,14 @@ func TestProviderRefreshRotation(t *testing.T) {
 	assert.Equal(t, "invalid_grant", resp.body["error"])
 
 	// ...so the next refresh fails with invalid_grant, and the session
-	// drops its API tokens but stays logged in.
+	// ends: the grant behind it is gone.
 	var e errorView
 	status = b.getJSON(a.url("/refresh"), &e)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "invalid_grant", e.Code)
 	var s3 sessionView
 	b.getJSON(a.url("/session"), &s3)
-	assert.True(t, s3.Authenticated)
+	assert.False(t, s3.Authenticated)
 	assert.Empty(t, s3.AccessToken)
 	assert.Empty(t, s3.RefreshToken)
 }

@@ -95,8 +95,8 @@ func main() {
 func accessToken(ctx context.Context, c *oidc.Context, force bool) (*oidc.AccessToken, bool, error) {
 	at := c.AccessToken()
 	if at == nil {
-		// No access token in the session (for example removed after an
-		// invalid_grant): only a new login gets one.
+		// No access token in the session (for example after an
+		// invalid_grant ended the session): only a new login gets one.
 		return nil, false, oidc.ErrNoAccessToken
 	}
 	// Refresh a little early, so the token does not expire on its way.

@@ -1,0 +1,362 @@
+package oidc
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openidconnect-go/oidc/oidctest"
+)
+
+// rvRecorder is an Intercept that records the revocation requests and lets
+// them through to the provider (or hands them to answer, when set).
+type rvRecorder struct {
+	mu     sync.Mutex
+	forms  []url.Values
+	auths  []string
+	answer func(w http.ResponseWriter, r *http.Request) bool
+}
+
+func (rr *rvRecorder) intercept(ep string, w http.ResponseWriter, r *http.Request) bool {
+	if ep != oidctest.EndpointRevoke {
+		return false
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	rr.mu.Lock()
+	rr.forms = append(rr.forms, form)
+	rr.auths = append(rr.auths, r.Header.Get("Authorization"))
+	answer := rr.answer
+	rr.mu.Unlock()
+	if answer != nil {
+		return answer(w, r)
+	}
+	return false
+}
+
+func (rr *rvRecorder) requests() ([]url.Values, []string) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	return rr.forms, rr.auths
+}
+
+// rvApp is a code-flow app with a refresh token in its session, the
+// recorder on the provider's revocation endpoint and a captured log.
+type rvApp struct {
+	*testApp
+	b    *browser
+	rec  *rvRecorder
+	capt *exCapture
+	rt   string
+}
+
+func newRVApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config)) *rvApp {
+	t.Helper()
+	rec := &rvRecorder{}
+	opOpts.Intercept = rec.intercept
+	capt := &exCapture{}
+	app := newTestApp(t, opOpts, func(c *Config) {
+		codeFlow(c)
+		c.Logger = capt.logger()
+		if mutate != nil {
+			mutate(c)
+		}
+	}, loHandler())
+	b := app.browser()
+	resp, body := b.login(app, "/login")
+	require.Contains(t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, body)
+	return &rvApp{testApp: app, b: b, rec: rec, capt: capt, rt: loTokens(t, app, b, "")["refresh_token"]}
+}
+
+// logout logs out, checks the logout response, and waits for the
+// background revocation.
+func (a *rvApp) logout() {
+	a.t.Helper()
+	resp, _ := a.b.get(a.url("/logout"))
+	require.Equal(a.t, http.StatusFound, resp.StatusCode)
+	loAssertCleared(a.t, resp, []string{"appSession"}, "/")
+	a.m.revocations.Wait()
+	assert.Equal(a.t, false, a.b.session(a.testApp)["authenticated"])
+}
+
+// refreshWorks reports whether the provider still accepts rt.
+func (a *rvApp) refreshWorks(rt string) bool {
+	a.t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+	req, err := http.NewRequest(http.MethodPost, a.op.URL()+oidctest.PathToken, strings.NewReader(form.Encode()))
+	require.NoError(a.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(a.op.ClientID(), url.QueryEscape(a.op.ClientSecret()))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// TestLogoutRevokesRefreshToken: a logout revokes the session's refresh
+// token at the provider's revocation_endpoint, with the client
+// authentication of the token endpoint.
+func TestLogoutRevokesRefreshToken(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t/with+special=chars&more-0123456789"
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	for _, method := range []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"} {
+		for _, store := range []bool{false, true} {
+			name := method
+			if store {
+				name += ", store"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				opts := oidctest.Options{ClientSecret: secret,
+					// Basic too, for refreshWorks.
+					TokenEndpointAuthMethods: []string{method, "client_secret_basic"}}
+				if method == "private_key_jwt" {
+					opts.ClientPublicKey = key.Public()
+				}
+				a := newRVApp(t, opts, func(c *Config) {
+					c.ClientAuthMethod = method
+					if method == "private_key_jwt" {
+						c.ClientAssertionSigningKey = key
+					}
+					if store {
+						c.Session.Store = NewMemoryStore()
+					}
+				})
+				require.NotEmpty(t, a.rt)
+				tokenAssertion := a.op.LastTokenRequest().PostForm.Get("client_assertion")
+				a.logout()
+
+				assert.Equal(t, 1, a.op.Calls(oidctest.EndpointRevoke))
+				forms, auths := a.rec.requests()
+				require.Len(t, forms, 1)
+				f := forms[0]
+				assert.Equal(t, a.rt, f.Get("token"))
+				assert.Equal(t, "refresh_token", f.Get("token_type_hint"))
+				switch method {
+				case "client_secret_basic":
+					assert.True(t, strings.HasPrefix(auths[0], "Basic "))
+					assert.False(t, f.Has("client_secret"))
+				case "client_secret_post":
+					assert.Equal(t, secret, f.Get("client_secret"))
+					assert.Equal(t, a.op.ClientID(), f.Get("client_id"))
+				default:
+					assert.Equal(t, clientAssertionType, f.Get("client_assertion_type"))
+					assert.NotEmpty(t, f.Get("client_assertion"))
+					assert.NotEqual(t, tokenAssertion, f.Get("client_assertion"), "a fresh assertion")
+				}
+				assert.False(t, a.refreshWorks(a.rt), "the revoked refresh token no longer works")
+				logs, _ := a.capt.result()
+				assert.NotContains(t, logs, "WARN")
+				assert.NotContains(t, logs, a.rt)
+			})
+		}
+	}
+
+	t.Run("without cached metadata", func(t *testing.T) {
+		t.Parallel()
+		a := newRVApp(t, oidctest.Options{}, nil)
+		m, err := New(a.cfg) // a restarted instance: nothing discovered yet
+		require.NoError(t, err)
+		a.m = m
+		a.srv.Config.Handler = m.Handler(loHandler())
+		a.op.ResetCalls()
+		a.logout()
+		assert.Equal(t, 1, a.op.Calls(oidctest.EndpointDiscovery))
+		assert.Equal(t, 1, a.op.Calls(oidctest.EndpointRevoke))
+		assert.False(t, a.refreshWorks(a.rt))
+	})
+}
+
+// TestLogoutRevocationNeverBlocks: the revocation runs after the logout
+// response; a provider that is down, refuses, fails or hangs never delays
+// or fails the logout, and the failure is logged without the token.
+func TestLogoutRevocationNeverBlocks(t *testing.T) {
+	t.Parallel()
+	answer := func(status int, body string) func(http.ResponseWriter, *http.Request) bool {
+		return func(w http.ResponseWriter, _ *http.Request) bool {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, body)
+			return true
+		}
+	}
+	cases := []struct {
+		name    string
+		setup   func(a *rvApp)
+		wantLog string
+	}{
+		{"provider down", func(a *rvApp) { a.op.SetDown(true) }, "503"},
+		{"revocation refused", func(a *rvApp) {
+			a.rec.answer = answer(http.StatusBadRequest, `{"error":"unsupported_token_type"}`)
+		}, "400 unsupported_token_type"},
+		{"revocation endpoint fails", func(a *rvApp) {
+			a.rec.answer = answer(http.StatusInternalServerError, `{"error":"server_error"}`)
+		}, "500 server_error"},
+		{"revocation endpoint hangs", func(a *rvApp) {
+			a.rec.answer = func(_ http.ResponseWriter, r *http.Request) bool {
+				<-r.Context().Done() // until the middleware gives up
+				return true
+			}
+		}, "refresh token not revoked"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := newRVApp(t, oidctest.Options{}, func(c *Config) { c.HTTPTimeout = 500 * time.Millisecond })
+			a.rec.mu.Lock()
+			tc.setup(a)
+			a.rec.mu.Unlock()
+			a.logout()
+			assert.Equal(t, 1, a.op.Calls(oidctest.EndpointRevoke))
+			logs, _ := a.capt.result()
+			assert.Contains(t, logs, "level=WARN msg=\"oidc: refresh token not revoked at logout\"")
+			assert.Contains(t, logs, tc.wantLog)
+			assert.NotContains(t, logs, a.rt)
+		})
+	}
+
+	t.Run("the logout response comes first", func(t *testing.T) {
+		t.Parallel()
+		release := make(chan struct{})
+		// Without rotation, so that refreshWorks leaves the token valid.
+		a := newRVApp(t, oidctest.Options{DisableRefreshTokenRotation: true}, nil)
+		a.rec.mu.Lock()
+		// The revocation is held until the test has the whole logout
+		// response. A logout that waited for it would give up on it first
+		// (HTTPTimeout), and the token would stay valid.
+		a.rec.answer = func(_ http.ResponseWriter, r *http.Request) bool {
+			select {
+			case <-release:
+				return false // now revoke for real
+			case <-r.Context().Done():
+				return true
+			}
+		}
+		a.rec.mu.Unlock()
+		resp, _ := a.b.get(a.url("/logout"))
+		require.Equal(t, http.StatusFound, resp.StatusCode, "the whole logout response arrived")
+		loAssertCleared(t, resp, []string{"appSession"}, "/")
+		assert.Equal(t, false, a.b.session(a.testApp)["authenticated"])
+		assert.True(t, a.refreshWorks(a.rt), "not revoked yet")
+		close(release)
+		a.m.revocations.Wait()
+		assert.Equal(t, 1, a.op.Calls(oidctest.EndpointRevoke))
+		assert.False(t, a.refreshWorks(a.rt), "revoked once released")
+	})
+}
+
+// TestLogoutWithoutRevocation: no revocation request without a refresh
+// token or without a usable revocation_endpoint; the logout is unaffected.
+func TestLogoutWithoutRevocation(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		opts oidctest.Options
+		cfg  func(*Config)
+	}{
+		{"no refresh token", oidctest.Options{MutateTokenResponse: func(r map[string]any) { delete(r, "refresh_token") }}, nil},
+		{"implicit flow", oidctest.Options{}, func(c *Config) { c.AuthorizationParams = map[string]string{"response_type": "id_token"} }},
+		{"no revocation_endpoint", oidctest.Options{MutateDiscovery: func(d map[string]any) { delete(d, "revocation_endpoint") }}, nil},
+		{"malformed revocation_endpoint", oidctest.Options{MutateDiscovery: func(d map[string]any) { d["revocation_endpoint"] = 42 }}, nil},
+		{"relative revocation_endpoint", oidctest.Options{MutateDiscovery: func(d map[string]any) { d["revocation_endpoint"] = "/revoke" }}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := newRVApp(t, tc.opts, tc.cfg)
+			a.logout()
+			assert.Zero(t, a.op.Calls(oidctest.EndpointRevoke))
+			if a.rt != "" {
+				assert.True(t, a.refreshWorks(a.rt))
+			}
+			logs, _ := a.capt.result()
+			if a.rt != "" {
+				assert.NotContains(t, logs, a.rt)
+			}
+		})
+	}
+}
+
+// TestRevocationEndpoint unit-tests the choice of the revocation endpoint,
+// with and without UseMTLS.
+func TestRevocationEndpoint(t *testing.T) {
+	t.Parallel()
+	newM := func(mtls bool) *Middleware {
+		cfg := Config{
+			Secret: Secrets{harnessSecret}, IssuerBaseURL: "https://op.example", BaseURL: "https://app.example",
+			ClientID: "client", ClientSecret: "secret",
+			LookupEnv: func(string) (string, bool) { return "", false },
+		}
+		if mtls {
+			cfg.ClientSecret = ""
+			cfg.UseMTLS = true
+			cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+				return nil, io.ErrUnexpectedEOF
+			})}
+		}
+		m, err := New(cfg)
+		require.NoError(t, err)
+		return m
+	}
+	raw := func(v any) json.RawMessage { return must(json.Marshal(v)) }
+	cases := []struct {
+		name    string
+		mtls    bool
+		md      metadata
+		want    string
+		wantErr string
+	}{
+		{"standard", false, metadata{RevocationEndpoint: raw("https://op.example/revoke")}, "https://op.example/revoke", ""},
+		{"absent", false, metadata{}, "", "no revocation_endpoint"},
+		{"null", false, metadata{RevocationEndpoint: json.RawMessage("null")}, "", "no revocation_endpoint"},
+		{"not a string", false, metadata{RevocationEndpoint: raw(map[string]any{"x": 1})}, "", "not a string"},
+		{"http for an https issuer", false, metadata{RevocationEndpoint: raw("http://op.example/revoke")}, "", "absolute URL"},
+		{"relative", false, metadata{RevocationEndpoint: raw("/revoke")}, "", "absolute URL"},
+		{"mTLS alias", true, metadata{RevocationEndpoint: raw("https://op.example/revoke"),
+			MTLSEndpointAliases: raw(map[string]string{"revocation_endpoint": "https://mtls.op.example/revoke"})},
+			"https://mtls.op.example/revoke", ""},
+		{"mTLS without an alias", true, metadata{RevocationEndpoint: raw("https://op.example/revoke"),
+			MTLSEndpointAliases: raw(map[string]string{"token_endpoint": "https://mtls.op.example/token"})},
+			"https://op.example/revoke", ""},
+		{"mTLS alias only", true, metadata{
+			MTLSEndpointAliases: raw(map[string]string{"revocation_endpoint": "https://mtls.op.example/revoke"})},
+			"https://mtls.op.example/revoke", ""},
+		{"alias ignored without mTLS", false, metadata{RevocationEndpoint: raw("https://op.example/revoke"),
+			MTLSEndpointAliases: raw(map[string]string{"revocation_endpoint": "https://mtls.op.example/revoke"})},
+			"https://op.example/revoke", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			md := tc.md
+			md.Issuer = "https://op.example/"
+			got, err := newM(tc.mtls).revocationEndpoint(&providerState{md: md})
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
