@@ -1,6 +1,9 @@
 package oidc
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -86,4 +89,29 @@ func qZero(params string) bool {
 		}
 	}
 	return false
+}
+
+// Decode stores the claims in the value v points to, typically a struct with
+// json tags, through a JSON round trip: the rules of encoding/json apply
+// (field names match case-insensitively, unknown claims are ignored, and a
+// claim of the wrong type is an error). It fails on nil Claims, such as
+// those of an anonymous request, and leaves v as it is then.
+//
+//	var user struct {
+//		Sub   string   `json:"sub"`
+//		Roles []string `json:"roles"`
+//	}
+//	err := oidc.FromRequest(r).User().Decode(&user)
+func (c Claims) Decode(v any) error {
+	if c == nil {
+		return errors.New("oidc: no claims to decode")
+	}
+	b, err := json.Marshal(map[string]any(c))
+	if err != nil {
+		return fmt.Errorf("oidc: encoding the claims: %w", err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("oidc: decoding the claims: %w", err)
+	}
+	return nil
 }

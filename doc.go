@@ -29,6 +29,13 @@
 // and SECRET environment variables. Invalid configuration is reported by
 // Auth and New as a *ConfigError naming the option.
 //
+// With the authorization code flow the session also holds the access and
+// refresh tokens: Context.Client returns an *http.Client that sends the
+// access token to an API (refreshing it when it is about to expire),
+// Context.TokenSource offers it as a golang.org/x/oauth2 TokenSource, and
+// Context.AccessToken and Context.Refresh give direct control.
+//
 // The oidctest package provides an in-process OpenID provider for tests and
-// development.
+// development, a Browser that runs whole logins against it in tests, and
+// Dev, which starts it for the examples.
 package oidc

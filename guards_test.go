@@ -337,16 +337,3 @@ func BenchmarkClaimEquals(b *testing.B) {
 		}
 	}
 }
-
-func ExampleClaimEquals() {
-	mux := http.NewServeMux()
-	admin := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("admin area")) })
-	// Logged-in users without role "admin" get 403; anonymous users are
-	// sent to the login page (or get 401), as with RequiresAuth.
-	mux.Handle("GET /admin", ClaimEquals("role", "admin")(admin))
-	mux.Handle("GET /reports", ClaimIncludes("permissions", "read:reports")(admin))
-	mux.Handle("GET /corp", ClaimCheck(func(_ *Context, claims Claims) bool {
-		_, domain, _ := strings.Cut(claims.String("email"), "@")
-		return domain == "corp.example" && claims["email_verified"] == true
-	})(admin))
-}

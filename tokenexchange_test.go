@@ -3,7 +3,6 @@ package oidc
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -403,19 +402,4 @@ func assertLocalError(t *testing.T, err error, desc string) {
 	assert.Equal(t, desc, te.Description)
 	assert.ErrorIs(t, err, ErrBadRequest)
 	assert.ErrorIs(t, err, ErrTokenExchange)
-}
-
-func ExampleContext_CustomTokenExchange() {
-	handler := func(w http.ResponseWriter, r *http.Request) {
-		res, err := FromRequest(r).CustomTokenExchange(r.Context(), TokenExchangeOptions{
-			Audience: "https://reports.example.com", // SubjectToken: the session's access token
-		})
-		var te *TokenError
-		if errors.As(err, &te) {
-			http.Error(w, te.ErrorCode, te.StatusCode) // 401 for mfa_required
-			return
-		}
-		_ = res.AccessToken // not stored in the session
-	}
-	_ = handler
 }

@@ -831,32 +831,3 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
-
-func ExampleContext_Refresh() {
-	handler := func(w http.ResponseWriter, r *http.Request) {
-		c := FromRequest(r)
-		at := c.AccessToken()
-		if at == nil {
-			c.Login(w, r, LoginOptions{})
-			return
-		}
-		if at.IsExpired() {
-			// Refresh before writing the response: the session is saved
-			// with it.
-			var err error
-			if at, err = c.Refresh(r.Context(), RefreshOptions{}); err != nil || at == nil {
-				var te *TokenError
-				if errors.As(err, &te) && te.ErrorCode == "invalid_grant" {
-					c.Login(w, r, LoginOptions{}) // the refresh token is gone
-					return
-				}
-				http.Error(w, "the API is unavailable", http.StatusBadGateway)
-				return
-			}
-		}
-		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, "https://api.example.com/data", nil)
-		req.Header.Set("Authorization", "Bearer "+string(at.Token))
-		// ... send req
-	}
-	_ = handler
-}

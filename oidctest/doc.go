@@ -28,6 +28,15 @@
 // (see [NewServer]). It is not an identity provider for production: it
 // accepts every user, keeps all state in memory and never uses TLS.
 //
+// A [Browser] runs complete logins against a Provider in tests: it keeps
+// cookies, follows redirects, types a user name into the login page and
+// submits the form_post page, so a test can reach a protected handler of an
+// application end to end. [SessionCookies] skips the login altogether by
+// minting a logged-in session cookie. [Dev] reads an application's settings
+// from the environment or a .env file and starts an interactive Provider
+// when no real provider is configured; the examples of this module start
+// with it.
+//
 // Every endpoint counts its calls ([Provider.Calls]), the provider can be
 // switched off ([Provider.SetDown]), and tokens and responses can be altered
 // ([Options.MutateIDToken], [Options.MutateTokenResponse] and friends), so

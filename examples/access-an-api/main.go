@@ -1,6 +1,6 @@
 // Command access-an-api logs the user in with the authorization code flow,
-// calls a small API with the access token, and refreshes the token when it
-// has expired.
+// calls a small API with the access token through Context.Client, which
+// refreshes the token when it is about to expire.
 //
 //	go run ./examples/access-an-api
 //
@@ -26,12 +26,11 @@ import (
 	"time"
 
 	"github.com/openidconnect-go/oidc"
-	"github.com/openidconnect-go/oidc/examples/internal/devenv"
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
 func main() {
-	env, err := devenv.Load(os.Stdout, func(o *oidctest.Options) {
+	env, err := oidctest.Dev(os.Stdout, func(o *oidctest.Options) {
 		o.AccessTokenLifetime = time.Minute
 	})
 	if err != nil {
@@ -45,11 +44,17 @@ func main() {
 		log.Fatal(err)
 	}
 	apiURL := "http://" + ln.Addr().String() + "/api/greeting"
-	api := &api{issuer: env.Config.IssuerBaseURL, client: &http.Client{Timeout: 5 * time.Second}}
+	api := &api{issuer: env.IssuerBaseURL, client: &http.Client{Timeout: 5 * time.Second}}
 	go func() { log.Fatal(http.Serve(ln, api)) }()
 	fmt.Printf("The API listens at %s.\n", apiURL)
 
-	cfg := env.Config
+	cfg := oidc.Config{
+		IssuerBaseURL: env.IssuerBaseURL,
+		BaseURL:       env.BaseURL,
+		ClientID:      env.ClientID,
+		ClientSecret:  oidc.Secret(env.ClientSecret),
+		Secret:        oidc.Secrets{env.Secret},
+	}
 	cfg.AuthorizationParams = map[string]string{
 		"response_type": "code", // the code flow returns access and refresh tokens
 		"scope":         "openid profile email offline_access",
@@ -58,72 +63,66 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	client := &http.Client{Timeout: 5 * time.Second}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		c := oidc.FromRequest(r)
-		at, refreshed, err := accessToken(r.Context(), c, r.URL.Query().Has("refresh"))
-		var te *oidc.TokenError
-		switch {
-		case errors.As(err, &te) && te.ErrorCode == "invalid_grant",
-			errors.Is(err, oidc.ErrNoAccessToken), errors.Is(err, oidc.ErrNoRefreshToken):
-			// The tokens are gone: a new login gets new ones.
-			c.Login(w, r, oidc.LoginOptions{ReturnTo: "/"})
-			return
-		case err != nil:
-			http.Error(w, "cannot get an access token: "+err.Error(), http.StatusBadGateway)
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		before := c.AccessToken()
+		if r.URL.Query().Has("refresh") {
+			// Refresh now, whatever the token's expiry.
+			if _, err := c.Refresh(ctx, oidc.RefreshOptions{}); err != nil {
+				tokenFailed(w, r, c, err)
+				return
+			}
+		}
+		// c.Client sends "Authorization: Bearer <token>" and refreshes the
+		// token first when it expires within 10 seconds. Call the API before
+		// writing the response: a refreshed session is saved with it.
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL, nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		// The session is saved with the response: refresh before writing.
-		answer, status := callAPI(r.Context(), client, apiURL, at)
+		resp, err := c.Client(ctx).Do(req)
+		if err != nil {
+			tokenFailed(w, r, c, err)
+			return
+		}
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		after := c.AccessToken()
 
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, "<h1>Hello %s</h1>", html.EscapeString(c.User().String("name")))
-		if refreshed {
+		if before != nil && after != nil && before.Token != after.Token {
 			fmt.Fprint(w, "<p><strong>The access token was refreshed for this request.</strong></p>")
 		}
-		fmt.Fprintf(w, "<p>Access token type %s, expires in %s.</p>", html.EscapeString(at.Type), at.ExpiresIn)
-		fmt.Fprintf(w, "<p>The API answered %d: <code>%s</code></p>", status, html.EscapeString(answer))
+		if after != nil {
+			fmt.Fprintf(w, "<p>Access token type %s, expires in %s.</p>", html.EscapeString(after.Type), after.ExpiresIn)
+		}
+		fmt.Fprintf(w, "<p>The API answered %d: <code>%s</code></p>", resp.StatusCode, html.EscapeString(strings.TrimSpace(string(answer))))
 		fmt.Fprint(w, `<p><a href="/">Reload</a> · <a href="/?refresh">Refresh the token now</a> · <a href="/logout">Log out</a></p>`)
 	})
 	log.Fatal(http.ListenAndServe(env.Addr, auth(mux)))
 }
 
-// accessToken returns the session's access token, refreshed when it has
-// expired (or when force is set).
-func accessToken(ctx context.Context, c *oidc.Context, force bool) (*oidc.AccessToken, bool, error) {
-	at := c.AccessToken()
-	if at == nil {
-		// No access token in the session (for example after an
-		// invalid_grant ended the session): only a new login gets one.
-		return nil, false, oidc.ErrNoAccessToken
+// tokenFailed answers a request whose access token could not be obtained.
+func tokenFailed(w http.ResponseWriter, r *http.Request, c *oidc.Context, err error) {
+	var te *oidc.TokenError
+	switch {
+	case errors.As(err, &te) && te.ErrorCode == "invalid_grant",
+		errors.Is(err, oidc.ErrNoAccessToken), errors.Is(err, oidc.ErrNoRefreshToken),
+		errors.Is(err, oidc.ErrSessionExpired):
+		// The tokens are gone (an invalid_grant answer also ended the
+		// session): a new login gets new ones.
+		c.Login(w, r, oidc.LoginOptions{ReturnTo: "/"})
+	default:
+		// For example the provider or the API cannot be reached. The
+		// error never contains a token.
+		http.Error(w, "calling the API failed: "+err.Error(), http.StatusBadGateway)
 	}
-	// Refresh a little early, so the token does not expire on its way.
-	if !force && time.Until(at.ExpiresAt) > 5*time.Second {
-		return at, false, nil
-	}
-	at, err := c.Refresh(ctx, oidc.RefreshOptions{})
-	if err == nil && at == nil {
-		err = errors.New("the provider sent no expires_in")
-	}
-	return at, true, err
-}
-
-// callAPI calls the API with the access token.
-func callAPI(ctx context.Context, client *http.Client, url string, at *oidc.AccessToken) (string, int) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err.Error(), 0
-	}
-	req.Header.Set("Authorization", "Bearer "+string(at.Token))
-	resp, err := client.Do(req)
-	if err != nil {
-		return err.Error(), 0
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return strings.TrimSpace(string(body)), resp.StatusCode
 }
 
 // api is the protected API. It validates bearer tokens by calling the

@@ -26,7 +26,7 @@ import (
 	"os"
 
 	"github.com/openidconnect-go/oidc"
-	"github.com/openidconnect-go/oidc/examples/internal/devenv"
+	"github.com/openidconnect-go/oidc/oidctest"
 )
 
 const page = `<!doctype html><meta charset="utf-8"><title>Back-channel logout</title>
@@ -42,13 +42,19 @@ const devButtons = `<form method="post" action="/simulate">
 sends you to the login page.</p>`
 
 func main() {
-	env, err := devenv.Load(os.Stdout, nil)
+	env, err := oidctest.Dev(os.Stdout)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer env.Close()
 
-	cfg := env.Config
+	cfg := oidc.Config{
+		IssuerBaseURL: env.IssuerBaseURL,
+		BaseURL:       env.BaseURL,
+		ClientID:      env.ClientID,
+		ClientSecret:  oidc.Secret(env.ClientSecret),
+		Secret:        oidc.Secrets{env.Secret},
+	}
 	cfg.BackchannelLogout = &oidc.BackchannelLogoutConfig{Store: oidc.NewMemoryStore()}
 	auth, err := oidc.Auth(cfg)
 	if err != nil {

@@ -14,17 +14,24 @@ import (
 	"os"
 
 	"github.com/openidconnect-go/oidc"
-	"github.com/openidconnect-go/oidc/examples/internal/devenv"
+	"github.com/openidconnect-go/oidc/oidctest"
 )
 
 func main() {
-	env, err := devenv.Load(os.Stdout, nil)
+	env, err := oidctest.Dev(os.Stdout)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer env.Close()
 
-	auth, err := oidc.Auth(env.Config)
+	cfg := oidc.Config{
+		IssuerBaseURL: env.IssuerBaseURL,
+		BaseURL:       env.BaseURL,
+		ClientID:      env.ClientID,
+		ClientSecret:  oidc.Secret(env.ClientSecret),
+		Secret:        oidc.Secrets{env.Secret},
+	}
+	auth, err := oidc.Auth(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,12 +18,11 @@ import (
 	"strings"
 
 	"github.com/openidconnect-go/oidc"
-	"github.com/openidconnect-go/oidc/examples/internal/devenv"
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
 func main() {
-	env, err := devenv.Load(os.Stdout, func(o *oidctest.Options) {
+	env, err := oidctest.Dev(os.Stdout, func(o *oidctest.Options) {
 		o.Claims = map[string]any{
 			"role":           "editor",
 			"groups":         []string{"staff", "editors"},
@@ -36,7 +35,13 @@ func main() {
 	}
 	defer env.Close()
 
-	cfg := env.Config
+	cfg := oidc.Config{
+		IssuerBaseURL: env.IssuerBaseURL,
+		BaseURL:       env.BaseURL,
+		ClientID:      env.ClientID,
+		ClientSecret:  oidc.Secret(env.ClientSecret),
+		Secret:        oidc.Secrets{env.Secret},
+	}
 	cfg.AuthRequired = oidc.Bool(false)
 	auth, err := oidc.Auth(cfg)
 	if err != nil {

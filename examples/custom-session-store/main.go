@@ -16,17 +16,23 @@ import (
 	"os"
 
 	"github.com/openidconnect-go/oidc"
-	"github.com/openidconnect-go/oidc/examples/internal/devenv"
+	"github.com/openidconnect-go/oidc/oidctest"
 )
 
 func main() {
-	env, err := devenv.Load(os.Stdout, nil)
+	env, err := oidctest.Dev(os.Stdout)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer env.Close()
 
-	cfg := env.Config
+	cfg := oidc.Config{
+		IssuerBaseURL: env.IssuerBaseURL,
+		BaseURL:       env.BaseURL,
+		ClientID:      env.ClientID,
+		ClientSecret:  oidc.Secret(env.ClientSecret),
+		Secret:        oidc.Secrets{env.Secret},
+	}
 	if os.Getenv("REDIS_URL") != "" {
 		fmt.Println("REDIS_URL is set, but this example uses memory; for Redis run: cd redisstore && go run ./examples/custom-session-store")
 	} else {

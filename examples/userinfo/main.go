@@ -18,12 +18,11 @@ import (
 	"os"
 
 	"github.com/openidconnect-go/oidc"
-	"github.com/openidconnect-go/oidc/examples/internal/devenv"
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
 func main() {
-	env, err := devenv.Load(os.Stdout, func(o *oidctest.Options) {
+	env, err := oidctest.Dev(os.Stdout, func(o *oidctest.Options) {
 		o.Claims = map[string]any{"email": "user@example.com", "email_verified": true, "locale": "en-GB"}
 	})
 	if err != nil {
@@ -31,7 +30,13 @@ func main() {
 	}
 	defer env.Close()
 
-	cfg := env.Config
+	cfg := oidc.Config{
+		IssuerBaseURL: env.IssuerBaseURL,
+		BaseURL:       env.BaseURL,
+		ClientID:      env.ClientID,
+		ClientSecret:  oidc.Secret(env.ClientSecret),
+		Secret:        oidc.Secrets{env.Secret},
+	}
 	cfg.AuthorizationParams = map[string]string{
 		"response_type": "code", // userinfo needs an access token
 		"scope":         "openid profile email",

@@ -18,7 +18,6 @@ import (
 	"os"
 
 	"github.com/openidconnect-go/oidc"
-	"github.com/openidconnect-go/oidc/examples/internal/devenv"
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
@@ -29,7 +28,7 @@ func (e orgError) Error() string   { return fmt.Sprintf("organization %q is not 
 func (e orgError) StatusCode() int { return http.StatusForbidden }
 
 func main() {
-	env, err := devenv.Load(os.Stdout, func(o *oidctest.Options) {
+	env, err := oidctest.Dev(os.Stdout, func(o *oidctest.Options) {
 		o.Claims = map[string]any{"org_id": "org_123"}
 	})
 	if err != nil {
@@ -41,7 +40,13 @@ func main() {
 		want = "org_123"
 	}
 
-	cfg := env.Config
+	cfg := oidc.Config{
+		IssuerBaseURL: env.IssuerBaseURL,
+		BaseURL:       env.BaseURL,
+		ClientID:      env.ClientID,
+		ClientSecret:  oidc.Secret(env.ClientSecret),
+		Secret:        oidc.Secrets{env.Secret},
+	}
 	cfg.AfterCallback = func(_ http.ResponseWriter, r *http.Request, s oidc.Session, _ map[string]any) (oidc.Session, error) {
 		// During AfterCallback, FromRequest(r) already sees the new tokens.
 		got := oidc.FromRequest(r).IDTokenClaims().String("org_id")

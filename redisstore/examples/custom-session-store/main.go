@@ -4,11 +4,11 @@
 //
 //	cd redisstore && REDIS_URL=redis://127.0.0.1:6379/0 go run ./examples/custom-session-store
 //
-// Without ISSUER_BASE_URL it starts the embedded development provider.
+// Without ISSUER_BASE_URL it starts the embedded development provider (see
+// oidctest.Dev for the other settings).
 package main
 
 import (
-	"crypto/rand"
 	"fmt"
 	"html"
 	"log"
@@ -23,17 +23,17 @@ import (
 )
 
 func main() {
-	port := envOr("PORT", "3000")
-	cfg := oidc.Config{BaseURL: envOr("BASE_URL", "http://localhost:"+port)}
-	if os.Getenv("ISSUER_BASE_URL") == "" {
-		op, err := oidctest.NewServer("127.0.0.1:0", oidctest.Options{Interactive: true})
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer op.Close()
-		fmt.Printf("Development provider — not for production — at %s\n", op.URL())
-		cfg.IssuerBaseURL, cfg.ClientID, cfg.ClientSecret = op.URL(), op.ClientID(), oidc.Secret(op.ClientSecret())
-		cfg.Secret = oidc.Secrets{rand.Text() + rand.Text()}
+	env, err := oidctest.Dev(os.Stdout)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer env.Close()
+	cfg := oidc.Config{
+		IssuerBaseURL: env.IssuerBaseURL,
+		BaseURL:       env.BaseURL,
+		ClientID:      env.ClientID,
+		ClientSecret:  oidc.Secret(env.ClientSecret),
+		Secret:        oidc.Secrets{env.Secret},
 	}
 
 	if u := os.Getenv("REDIS_URL"); u != "" {
@@ -68,13 +68,5 @@ func main() {
 		fmt.Fprintf(w, "<p>hello %s — visit %d, counted in the session store</p><p><a href=\"/logout\">Log out</a></p>",
 			html.EscapeString(c.User().String("sub")), int(n+1))
 	})
-	fmt.Printf("Open %s in your browser.\n", cfg.BaseURL)
-	log.Fatal(http.ListenAndServe(":"+port, auth(mux)))
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
+	log.Fatal(http.ListenAndServe(env.Addr, auth(mux)))
 }
