@@ -37,8 +37,9 @@ type Middleware struct {
 
 // New validates cfg and builds the middleware. It never contacts the
 // provider: discovery happens lazily, at the first login or callback, so an
-// application starts even while its provider is down. Errors are
-// *ConfigError values naming the offending option.
+// application starts even while its provider is down. Every invalid option
+// is reported at once: the error is a *ConfigError, or errors.Join of
+// several (see ConfigError).
 func New(cfg Config) (*Middleware, error) {
 	s, err := resolve(cfg)
 	if err != nil {

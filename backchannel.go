@@ -139,47 +139,27 @@ func (s *settings) backchannelRoute() string {
 }
 
 // resolveBackchannel validates Config.BackchannelLogout and
-// Routes.BackchannelLogout. It runs after resolveSession and resolveRoutes.
-func (s *settings) resolveBackchannel(cfg Config) error {
-	bc := cfg.BackchannelLogout
+// Routes.BackchannelLogout. It runs after the session and route validators;
+// the comparison with the other routes needs them valid (routesOK).
+func (s *settings) resolveBackchannel(v *validator, routesOK bool) {
+	bc := s.cfg.BackchannelLogout
 	if bc == nil {
-		return nil
+		return
 	}
+	mark := v.mark()
 	b := &backchannelSettings{store: bc.Store}
 	if b.store == nil {
-		b.store = cfg.Session.Store
+		b.store = s.cfg.Session.Store
 	}
 	customGate := bc.IsLoggedOut != nil || bc.DisableIsLoggedOut
 	if b.store == nil && !(customGate && bc.OnLogoutToken != nil) {
-		return cfgErr("BackchannelLogout.Store", `Back-Channel Logout requires a "BackchannelLogout.Store" (you can also `+
+		v.fail("BackchannelLogout.Store", `Back-Channel Logout requires a "BackchannelLogout.Store" (you can also `+
 			`reuse "Session.Store" if you have stateful sessions) or custom hooks for "IsLoggedOut" and "OnLogoutToken"`)
 	}
-
-	route := cfg.Routes.BackchannelLogout
-	switch route {
-	case "":
-		route = "/backchannel-logout"
-	case RouteDisabled:
-		route = ""
-	default:
-		if !strings.HasPrefix(route, "/") {
-			route = "/" + route
-		}
-		if strings.HasPrefix(route, "//") || strings.ContainsAny(route, "?#\\ \t\r\n\x00") {
-			return cfgErr("Routes.BackchannelLogout", "must be a path relative to BaseURL, such as %q", "/backchannel-logout")
-		}
-		if len(route) > 1 {
-			route = strings.TrimSuffix(route, "/") // matched with an optional trailing slash
-		}
+	b.route = s.backchannelRouteOf(v, routesOK)
+	if !v.clean(mark) {
+		return
 	}
-	if route != "" {
-		for _, other := range []string{s.loginRoute, s.logoutRoute, s.callbackRoute} {
-			if strings.EqualFold(strings.TrimSuffix(route, "/"), strings.TrimSuffix(other, "/")) {
-				return cfgErr("Routes.BackchannelLogout", "must differ from the login, logout and callback routes")
-			}
-		}
-	}
-	b.route = route
 
 	// The longest a session that exists now can still live: the absolute
 	// limit, or the idle timeout when there is none (each use of a session
@@ -209,7 +189,40 @@ func (s *settings) resolveBackchannel(cfg Config) error {
 		}
 	}
 	s.bcl = b
-	return nil
+}
+
+// backchannelRouteOf checks Routes.BackchannelLogout and returns the route
+// to mount ("" when disabled). It must differ from the other routes, which
+// is checked when they are valid (routesOK).
+func (s *settings) backchannelRouteOf(v *validator, routesOK bool) string {
+	route := s.cfg.Routes.BackchannelLogout
+	switch route {
+	case "":
+		route = "/backchannel-logout"
+	case RouteDisabled:
+		return ""
+	default:
+		if !strings.HasPrefix(route, "/") {
+			route = "/" + route
+		}
+		if strings.HasPrefix(route, "//") || strings.ContainsAny(route, "?#\\ \t\r\n\x00") {
+			v.fail("Routes.BackchannelLogout", "must be a path relative to BaseURL, such as %q", "/backchannel-logout")
+			return ""
+		}
+		if len(route) > 1 {
+			route = strings.TrimSuffix(route, "/") // matched with an optional trailing slash
+		}
+	}
+	if !routesOK {
+		return route
+	}
+	for _, other := range []string{s.loginRoute, s.logoutRoute, s.callbackRoute} {
+		if strings.EqualFold(strings.TrimSuffix(route, "/"), strings.TrimSuffix(other, "/")) {
+			v.fail("Routes.BackchannelLogout", "must differ from the login, logout and callback routes")
+			break
+		}
+	}
+	return route
 }
 
 // ---------------------------------------------------------------------------
@@ -245,7 +258,9 @@ func (c *Context) BackchannelLogout(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &e) {
 			e = newError(http.StatusBadRequest, "invalid_request", "invalid logout request", err)
 		}
-		m.s.logger.Info("oidc: back-channel logout rejected", "error", e.Error())
+		// The provider's logout did not take effect: a misconfiguration (audience,
+		// algorithm) or an outage leaves users logged in, so it is a Warn.
+		m.s.logger.Warn("oidc: back-channel logout rejected", "status", e.Status, "code", e.Code, "description", e.Description)
 		writeBackchannelError(w, e.Status, e.Code, e.Description)
 		return
 	}

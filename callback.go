@@ -30,7 +30,10 @@ type CallbackOptions struct {
 	// built-in callback route (for custom callback routes).
 	RedirectURI string
 	// TokenEndpointParams are extra parameters for the token request,
-	// merged over Config.TokenEndpointParams.
+	// merged over Config.TokenEndpointParams. The parameters the request
+	// sets itself (grant_type, code, redirect_uri, code_verifier and the
+	// client authentication's) fail the callback with 500 "invalid_request"
+	// naming the key (ErrBadRequest).
 	TokenEndpointParams map[string]string
 }
 
@@ -78,11 +81,55 @@ func (c *Context) Callback(w http.ResponseWriter, r *http.Request, opts Callback
 	}
 	if silent, _ := st["attemptingSilentLogin"].(bool); silent {
 		// A failed silent login returns the user anonymously, without a loop.
-		m.s.logger.Debug("oidc: silent login failed", "error", err.Error())
+		// The provider's "log in first" answers are the expected outcome.
+		if errors.Is(err, ErrAuthorization) {
+			m.s.logger.Debug("oidc: silent login failed", "error", err.Error())
+		} else {
+			m.logLoginFailure("oidc: silent login failed", err)
+		}
 		redirect(w, r, m.returnTo(st))
 		return
 	}
+	m.logLoginFailure("oidc: login failed", err)
 	m.s.errorHandler(w, r, err)
+}
+
+// logLoginFailure logs a failed or refused login at Warn: the status, the
+// error code and the description (our own text, or the provider's after
+// cleanDescription) and, when the application refused the login
+// (AfterCallback, or a back-channel logout hook), its reason. Tokens, codes,
+// cookie values and raw provider answers are never logged.
+func (m *Middleware) logLoginFailure(msg string, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		m.s.logger.Warn(msg, "error", cleanDescription(err.Error()))
+		return
+	}
+	attrs := []any{"status", e.Status, "code", e.Code, "description", e.Description}
+	if reason := applicationReason(e.Err); reason != "" {
+		attrs = append(attrs, "reason", reason)
+	}
+	m.s.logger.Warn(msg, attrs...)
+}
+
+// applicationReason returns the application's own error behind a login
+// that AfterCallback or a back-channel logout hook refused, made safe to
+// log, or "".
+func applicationReason(err error) string {
+	if !errors.Is(err, ErrLoginRejected) && !errors.Is(err, ErrLogoutCheck) {
+		return ""
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return ""
+	}
+	var parts []string
+	for _, e := range joined.Unwrap() {
+		if e != nil && e != ErrLoginRejected && e != ErrLogoutCheck {
+			parts = append(parts, e.Error())
+		}
+	}
+	return cleanDescription(strings.Join(parts, "; "))
 }
 
 var errStaleCallback = errors.New("stale callback")
@@ -97,11 +144,15 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		if c.IsAuthenticated() {
 			return errStaleCallback // the back button, or a replayed callback
 		}
-		return newError(http.StatusBadRequest, "missing_transaction", strconv.Quote(m.s.txName)+
-			" cookie not found. Ensure the login flow is initiated through the login route before the callback "+
-			"is processed. If using SameSite=None cookies, verify the application is served over HTTPS. For several "+
-			"applications on one domain, give each its own TransactionCookie.Name and Session.Cookie.Path.",
-			ErrMissingTransaction)
+		desc := strconv.Quote(m.s.txName) + " cookie not found. "
+		if hint := m.otherHostHint(r); hint != "" {
+			desc += hint
+		} else {
+			desc += "Ensure the login flow is initiated through the login route before the callback " +
+				"is processed. If using SameSite=None cookies, verify the application is served over HTTPS. For several " +
+				"applications on one domain, give each its own TransactionCookie.Name and Session.Cookie.Path."
+		}
+		return newError(http.StatusBadRequest, "missing_transaction", desc, ErrMissingTransaction)
 	}
 	ps, err := m.provider.get(r.Context())
 	if err != nil {
@@ -253,7 +304,8 @@ func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Cont
 	}
 	final := merge(carried, sess)
 	if final.empty() || final.IDToken == "" {
-		return newError(http.StatusForbidden, "login_rejected", "The login was refused by the application.", ErrLoginRejected)
+		return newError(http.StatusForbidden, "login_rejected", "The login was refused by the application.",
+			errors.Join(ErrLoginRejected, errors.New("AfterCallback returned a session without an ID token")))
 	}
 	// The login's start time is ours, not the application's: back-channel
 	// logout relies on it.
@@ -481,4 +533,30 @@ func sanitizeCode(code string) string {
 		code = code[:64]
 	}
 	return code
+}
+
+// maxHostInError bounds a request's Host quoted in an error.
+const maxHostInError = 255
+
+// otherHostHint explains a callback without its transaction cookie that
+// arrived at another host than BaseURL's (for example 127.0.0.1 for
+// localhost): the cookie was set on the host the login started on, and the
+// browser does not send it to another host. It returns "" when the hosts
+// agree.
+func (m *Middleware) otherHostHint(r *http.Request) string {
+	if r.Host == "" {
+		return ""
+	}
+	rh, rp := splitHostPort(r.Host, m.s.baseURL.Scheme)
+	bh, bp := splitHostPort(m.s.baseURL.Host, m.s.baseURL.Scheme)
+	if rh == bh && rp == bp {
+		return ""
+	}
+	host := cleanDescription(r.Host)
+	if len(host) > maxHostInError {
+		host = host[:maxHostInError]
+	}
+	base := m.s.baseURL.String()
+	return "The callback arrived at host " + host + " but BaseURL is " + base + "; open the application at " + base +
+		" (cookies set for one host are not sent to another)."
 }

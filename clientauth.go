@@ -181,136 +181,178 @@ func resolveSigningKey(keyOption, algOption string, key crypto.Signer, alg strin
 	return "", cfgErr(algOption, "%s does not fit the key of %s (it can sign %s)", alg, keyOption, strings.Join(algs, ", "))
 }
 
-// resolveClientAuth picks and validates the client authentication method,
-// the client-assertion and request-object keys, PAR, silent login and mTLS.
-// It follows express-openid-connect's rules (lib/config.js), failing with a
-// *ConfigError for every combination express rejects or that would leave a
-// key unused.
-func (s *settings) resolveClientAuth(cfg Config, lookup func(string) (string, bool)) error {
+// resolveClientAuth picks and validates the client authentication method
+// and the client-assertion key, and reads PushedAuthorizationRequests,
+// AttemptSilentLogin and UseMTLS (or AUTH0_MTLS). It follows
+// express-openid-connect's rules (lib/config.js), reporting every
+// combination express rejects or that would leave a key unused. The checks
+// that depend on the response type are skipped when it is invalid.
+func (s *settings) resolveClientAuth(v *validator) {
+	cfg := s.cfg
 	s.par = cfg.PushedAuthorizationRequests
 	s.silentLogin = cfg.AttemptSilentLogin
 	s.useMTLS = cfg.UseMTLS
 	if !s.useMTLS {
-		if v, ok := lookup("AUTH0_MTLS"); ok && strings.EqualFold(strings.TrimSpace(v), "true") {
-			s.useMTLS = true
+		if e, _ := v.env("", "AUTH0_MTLS"); strings.EqualFold(e, "true") {
+			s.useMTLS, s.mtlsFromEnv = true, true
 		}
 	}
-
 	method := cfg.ClientAuthMethod
 	switch method {
 	case "", authNone, authSecretBasic, authSecretPost, authSecretJWT, authPrivateKeyJWT:
 	case authTLSClient, "self_signed_tls_client_auth":
-		return cfgErr("ClientAuthMethod", "%q cannot be set explicitly; set UseMTLS for tls_client_auth", method)
+		v.fail("ClientAuthMethod", "%q cannot be set explicitly; set UseMTLS for tls_client_auth", method)
+		return
 	default:
-		return cfgErr("ClientAuthMethod", `must be "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt" or "none"`)
+		v.fail("ClientAuthMethod", `must be "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt" or "none"`)
+		return
 	}
-	key := cfg.ClientAssertionSigningKey
-
 	if s.useMTLS {
-		switch {
-		case cfg.HTTPClient == nil:
-			return cfgErr("HTTPClient", "is required with UseMTLS: its transport must present the client certificate")
-		case s.clientSecret != "":
-			return cfgErr("ClientSecret", "must not be set with UseMTLS (tls_client_auth); check the CLIENT_SECRET environment variable too")
-		case key != nil:
-			return cfgErr("ClientAssertionSigningKey", "must not be set with UseMTLS (tls_client_auth)")
-		case method != "":
-			return cfgErr("ClientAuthMethod", "must not be set with UseMTLS, which uses tls_client_auth")
-		case cfg.ClientAssertionSigningAlg != "":
-			return cfgErr("ClientAssertionSigningAlg", "must not be set with UseMTLS (tls_client_auth)")
-		}
-		if t, ok := transportOf(cfg.HTTPClient).(*http.Transport); ok {
-			tc := t.TLSClientConfig
-			if tc == nil || (len(tc.Certificates) == 0 && tc.GetClientCertificate == nil) {
-				return cfgErr("HTTPClient", "has no client certificate for UseMTLS (set Transport.TLSClientConfig.Certificates or GetClientCertificate)")
-			}
-		}
-		if !strings.Contains(s.responseType, "code") {
-			// Only code-bearing flows reach the token endpoint, where the
-			// certificate binds the tokens.
-			s.logger.Warn("oidc: UseMTLS has no effect without a code flow (response_type containing \"code\")")
-		}
-		if u, err := url.Parse(s.issuerBaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".auth0.com") {
-			s.logger.Warn("oidc: UseMTLS with an *.auth0.com issuer; Auth0 serves mTLS on custom domains")
-		}
-		s.authMethod = authTLSClient
-	} else {
-		if method == "" {
-			switch {
-			case key != nil:
-				method = authPrivateKeyJWT
-			case s.responseType == "id_token" && !s.par:
-				method = authNone
-			default:
-				method = authSecretBasic
-			}
-		}
-		switch method {
-		case authSecretBasic, authSecretPost:
-			if s.clientSecret == "" {
-				return cfgErr("ClientSecret", "is required for the ClientAuthMethod %q", method)
-			}
-		case authSecretJWT:
-			if s.clientSecret == "" {
-				return cfgErr("ClientSecret", "is required for the ClientAuthMethod %q", method)
-			}
-			alg := cfg.ClientAssertionSigningAlg
-			if alg == "" {
-				alg = "HS256"
-			}
-			n, ok := hmacKeyBytes[alg]
-			if !ok {
-				return cfgErr("ClientAssertionSigningAlg", `must be "HS256", "HS384" or "HS512" for client_secret_jwt`)
-			}
-			if len(s.clientSecret) < n {
-				return cfgErr("ClientSecret", "must be at least %d bytes for %s client assertions (RFC 7518 §3.2)", n, alg)
-			}
-			s.assertionAlg = alg
-		case authPrivateKeyJWT:
-			if key == nil {
-				return cfgErr("ClientAssertionSigningKey", `is required for a ClientAuthMethod of "private_key_jwt"`)
-			}
-			alg, err := resolveSigningKey("ClientAssertionSigningKey", "ClientAssertionSigningAlg", key, cfg.ClientAssertionSigningAlg, true)
-			if err != nil {
-				return err
-			}
-			s.assertionKey, s.assertionAlg = key, alg
-		case authNone:
-			if s.responseType != "id_token" {
-				return cfgErr("ClientAuthMethod", `"none" (public clients) is not supported for the code or hybrid flow`)
-			}
-			if s.par {
-				return cfgErr("ClientAuthMethod", `"none" (public clients) is not supported with PushedAuthorizationRequests`)
-			}
-		}
-		if key != nil && method != authPrivateKeyJWT {
-			return cfgErr("ClientAssertionSigningKey", "is only used with the ClientAuthMethod \"private_key_jwt\", not %q", method)
-		}
-		if cfg.ClientAssertionSigningAlg != "" && method != authPrivateKeyJWT && method != authSecretJWT {
-			return cfgErr("ClientAssertionSigningAlg", "is only used with the ClientAuthMethod \"private_key_jwt\" or \"client_secret_jwt\", not %q", method)
-		}
-		s.authMethod = method
+		s.resolveMTLSAuth(v)
+		return
 	}
+	s.resolveAuthMethod(v, method)
+}
 
-	// Signed request objects (JAR).
-	if rk := cfg.RequestObjectSigningKey; rk != nil {
-		alg, err := resolveSigningKey("RequestObjectSigningKey", "RequestObjectSigningAlg", rk, cfg.RequestObjectSigningAlg, false)
-		if err != nil {
-			return err
+// mtlsNote tells, in an error about UseMTLS, that it was turned on by the
+// AUTH0_MTLS environment variable.
+func (s *settings) mtlsNote() string {
+	if s.mtlsFromEnv {
+		return " (UseMTLS is on because the AUTH0_MTLS environment variable is \"true\")"
+	}
+	return ""
+}
+
+// resolveMTLSAuth checks the tls_client_auth configuration of UseMTLS:
+// an HTTPClient that presents a certificate, and none of the other
+// client-authentication options.
+func (s *settings) resolveMTLSAuth(v *validator) {
+	cfg := s.cfg
+	note := s.mtlsNote()
+	if cfg.HTTPClient == nil {
+		v.fail("HTTPClient", "is required with UseMTLS: its transport must present the client certificate%s", note)
+	} else if t, ok := transportOf(cfg.HTTPClient).(*http.Transport); ok {
+		tc := t.TLSClientConfig
+		if tc == nil || (len(tc.Certificates) == 0 && tc.GetClientCertificate == nil) {
+			v.fail("HTTPClient", "has no client certificate for UseMTLS (set Transport.TLSClientConfig.Certificates or GetClientCertificate)%s", note)
 		}
-		s.requestKey, s.requestAlg, s.requestKeyID = rk, alg, cfg.RequestObjectSigningKeyID
-		if !s.par {
-			s.logger.Warn("oidc: Using JAR without PAR is permitted but not recommended for FAPI compliance. Consider enabling PushedAuthorizationRequests.")
+	}
+	if s.clientSecret != "" {
+		v.fail("ClientSecret", "must not be set with UseMTLS (tls_client_auth)%s%s", envNote(s.clientSecretFromEnv, "CLIENT_SECRET"), note)
+	}
+	if cfg.ClientAssertionSigningKey != nil {
+		v.fail("ClientAssertionSigningKey", "must not be set with UseMTLS (tls_client_auth)%s", note)
+	}
+	if cfg.ClientAuthMethod != "" {
+		v.fail("ClientAuthMethod", "must not be set with UseMTLS, which uses tls_client_auth%s", note)
+	}
+	if cfg.ClientAssertionSigningAlg != "" {
+		v.fail("ClientAssertionSigningAlg", "must not be set with UseMTLS (tls_client_auth)%s", note)
+	}
+	if s.responseType != "" && !strings.Contains(s.responseType, "code") {
+		// Only code-bearing flows reach the token endpoint, where the
+		// certificate binds the tokens.
+		s.logger.Warn("oidc: UseMTLS has no effect without a code flow (response_type containing \"code\")")
+	}
+	if u, err := url.Parse(s.issuerBaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".auth0.com") {
+		s.logger.Warn("oidc: UseMTLS with an *.auth0.com issuer; Auth0 serves mTLS on custom domains")
+	}
+	s.authMethod = authTLSClient
+}
+
+// resolveAuthMethod checks a client authentication method other than
+// tls_client_auth, choosing the default when method is empty.
+func (s *settings) resolveAuthMethod(v *validator, method string) {
+	cfg := s.cfg
+	key := cfg.ClientAssertionSigningKey
+	why := fmt.Sprintf("for the ClientAuthMethod %q", method)
+	if method == "" {
+		switch {
+		case key != nil:
+			method = authPrivateKeyJWT
+		case s.responseType == "":
+			return // the default depends on the response type, which is invalid
+		case s.responseType == "id_token" && !s.par:
+			method = authNone
+		case s.responseType == "id_token":
+			method = authSecretBasic
+			why = "with PushedAuthorizationRequests and " + method
+		default:
+			method = authSecretBasic
+			why = fmt.Sprintf("for response_type %q with %s", s.responseType, method)
 		}
-	} else {
+	}
+	secretRequired := func() {
+		if s.clientSecret == "" && !v.has("ClientSecret") {
+			v.fail("ClientSecret", "is required %s; %s", why, clientSecretHint)
+		}
+	}
+	switch method {
+	case authSecretBasic, authSecretPost:
+		secretRequired()
+	case authSecretJWT:
+		secretRequired()
+		alg := cfg.ClientAssertionSigningAlg
+		if alg == "" {
+			alg = "HS256"
+		}
+		n, ok := hmacKeyBytes[alg]
+		switch {
+		case !ok:
+			v.fail("ClientAssertionSigningAlg", `must be "HS256", "HS384" or "HS512" for client_secret_jwt`)
+		case s.clientSecret != "" && len(s.clientSecret) < n:
+			v.fail("ClientSecret", "must be at least %d bytes for %s client assertions (RFC 7518 §3.2)%s",
+				n, alg, envNote(s.clientSecretFromEnv, "CLIENT_SECRET"))
+		default:
+			s.assertionAlg = alg
+		}
+	case authPrivateKeyJWT:
+		if key == nil {
+			v.fail("ClientAssertionSigningKey", `is required for a ClientAuthMethod of "private_key_jwt"`)
+			break
+		}
+		alg, err := resolveSigningKey("ClientAssertionSigningKey", "ClientAssertionSigningAlg", key, cfg.ClientAssertionSigningAlg, true)
+		if !v.add(err) {
+			s.assertionKey, s.assertionAlg = key, alg
+		}
+	case authNone:
+		switch {
+		case s.responseType != "" && s.responseType != "id_token":
+			v.fail("ClientAuthMethod", `"none" (public clients) is not supported for the code or hybrid flow`)
+		case s.par:
+			v.fail("ClientAuthMethod", `"none" (public clients) is not supported with PushedAuthorizationRequests`)
+		}
+	}
+	if key != nil && method != authPrivateKeyJWT {
+		v.fail("ClientAssertionSigningKey", "is only used with the ClientAuthMethod \"private_key_jwt\", not %q", method)
+	}
+	if cfg.ClientAssertionSigningAlg != "" && method != authPrivateKeyJWT && method != authSecretJWT {
+		v.fail("ClientAssertionSigningAlg", "is only used with the ClientAuthMethod \"private_key_jwt\" or \"client_secret_jwt\", not %q", method)
+	}
+	s.authMethod = method
+}
+
+// resolveRequestObject checks the signed request object (JAR) options.
+func (s *settings) resolveRequestObject(v *validator) {
+	cfg := s.cfg
+	rk := cfg.RequestObjectSigningKey
+	if rk == nil {
 		if cfg.RequestObjectSigningAlg != "" {
-			return cfgErr("RequestObjectSigningAlg", "is only used with RequestObjectSigningKey")
+			v.fail("RequestObjectSigningAlg", "is only used with RequestObjectSigningKey")
 		}
 		if cfg.RequestObjectSigningKeyID != "" {
-			return cfgErr("RequestObjectSigningKeyID", "is only used with RequestObjectSigningKey")
+			v.fail("RequestObjectSigningKeyID", "is only used with RequestObjectSigningKey")
 		}
+		return
 	}
-	return nil
+	alg, err := resolveSigningKey("RequestObjectSigningKey", "RequestObjectSigningAlg", rk, cfg.RequestObjectSigningAlg, false)
+	if v.add(err) {
+		return
+	}
+	s.requestKey, s.requestAlg, s.requestKeyID = rk, alg, cfg.RequestObjectSigningKeyID
+	if !s.par {
+		s.logger.Warn("oidc: Using JAR without PAR is permitted but not recommended for FAPI compliance. Consider enabling PushedAuthorizationRequests.")
+	}
 }
 
 // transportOf returns the effective transport of c.

@@ -22,8 +22,16 @@ type Config struct {
 	Secret Secrets
 
 	// IssuerBaseURL is the OpenID provider's issuer URL; discovery reads
-	// IssuerBaseURL + "/.well-known/openid-configuration". The discovered
-	// issuer must equal it. Default: ISSUER_BASE_URL.
+	// IssuerBaseURL + "/.well-known/openid-configuration". The issuer the
+	// discovery document names must match it: scheme and host are compared
+	// case-insensitively, an empty path equals "/", and a trailing slash
+	// difference is accepted ("https://op.example/tenant" matches
+	// "https://op.example/tenant/"); anything else (another host, such as
+	// localhost for 127.0.0.1, port or path) fails logins with the error
+	// "issuer_mismatch" (ErrIssuerMismatch). An IssuerBaseURL that names a
+	// /.well-known/ document is fetched as is and not compared. ID tokens
+	// must then carry exactly the discovered issuer. Default:
+	// ISSUER_BASE_URL.
 	IssuerBaseURL string
 
 	// BaseURL is the absolute URL where the application is served, including
@@ -151,10 +159,16 @@ type Config struct {
 	// also allowed for the code flow), "scope" (default
 	// "openid profile email"; must contain "openid") and any other parameter,
 	// such as "audience", "prompt" or "max_age". An empty value removes a key.
+	// The parameters generated for every login (nonce, state,
+	// code_challenge, code_challenge_method, code_verifier) and client_id
+	// (always ClientID) are refused with a *ConfigError.
 	AuthorizationParams map[string]string
 
 	// TokenEndpointParams are extra parameters for the authorization-code
-	// token request.
+	// and refresh token requests. The parameters those requests set
+	// themselves (grant_type, code, redirect_uri, code_verifier,
+	// refresh_token, client_id, client_secret, client_assertion,
+	// client_assertion_type) are refused with a *ConfigError.
 	TokenEndpointParams map[string]string
 
 	// KeepSessionOnInvalidGrant keeps the login when Context.Refresh gets
@@ -223,7 +237,13 @@ type Config struct {
 	JWKSCacheMaxAge time.Duration
 
 	// Logger receives diagnostics. It never receives secrets, tokens, codes or
-	// cookie values. Default: no logging.
+	// cookie values. Operational problems are logged at Warn or Error: the
+	// provider unreachable or misconfigured (issuer mismatch), store
+	// failures, refused logins with their reason, and configuration
+	// warnings; Debug and Info carry detail. Default: slog.Default(), at
+	// Warn and above only, looked up for every record (so a later
+	// slog.SetDefault applies). To turn logging off, set
+	// slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
 
 	// ErrorHandler renders errors (for example a failed callback, or the

@@ -115,7 +115,14 @@ func (d *discovery) get(ctx context.Context) (*providerState, error) {
 		if err == nil {
 			d.cur, d.fetchedAt, d.backoff, d.lastErr = st, d.s.now(), 0, nil
 		} else {
-			d.s.logger.Warn("oidc: discovery failed", "error", err.Error())
+			var mm *issuerMismatchError
+			if errors.As(err, &mm) {
+				d.s.logger.Warn("oidc: the provider's issuer differs from IssuerBaseURL; set IssuerBaseURL to the issuer "+
+					"the provider names (a configuration problem, logins fail until it is fixed)",
+					"IssuerBaseURL", mm.configured, "issuer", mm.discovered)
+			} else {
+				d.s.logger.Warn("oidc: discovery failed", "error", err.Error())
+			}
 			d.backoff = min(max(d.backoff*2, discoveryBackoffMin), discoveryBackoffMax)
 			d.retryAt = d.s.now().Add(d.backoff)
 			d.lastErr = err
@@ -162,6 +169,45 @@ func normalizeIssuer(s string) string {
 	return u.String()
 }
 
+// sameIssuer reports whether the discovered issuer matches IssuerBaseURL:
+// equal after normalizeIssuer, ignoring one trailing slash ("https://op/t"
+// and "https://op/t/" match; express accepts that only for an empty path).
+func sameIssuer(configured, discovered string) bool {
+	return strings.TrimSuffix(normalizeIssuer(configured), "/") == strings.TrimSuffix(normalizeIssuer(discovered), "/")
+}
+
+// maxIssuerInError bounds the discovered issuer quoted in errors and logs.
+const maxIssuerInError = 256
+
+// issuerMismatchError is the discovery failure of a provider whose issuer
+// does not match IssuerBaseURL. Both values are shown: neither is secret,
+// and the discovered one is reduced to printable ASCII and bounded.
+type issuerMismatchError struct {
+	configured, discovered string
+}
+
+func newIssuerMismatch(configured, discovered string) *issuerMismatchError {
+	show := func(s string) string {
+		if u, err := url.Parse(s); err == nil && u.User != nil {
+			s = u.Redacted()
+		}
+		s = cleanDescription(s)
+		if len(s) > maxIssuerInError {
+			s = s[:maxIssuerInError] + "..."
+		}
+		return s
+	}
+	return &issuerMismatchError{configured: show(configured), discovered: show(discovered)}
+}
+
+func (e *issuerMismatchError) Error() string {
+	return fmt.Sprintf("%v: IssuerBaseURL is %q, the provider's discovery document names the issuer %q",
+		ErrIssuerMismatch, e.configured, e.discovered)
+}
+
+// Unwrap makes errors.Is(err, ErrIssuerMismatch) true.
+func (e *issuerMismatchError) Unwrap() error { return ErrIssuerMismatch }
+
 func (d *discovery) fetch(ctx context.Context) (*providerState, error) {
 	var md metadata
 	if err := getJSON(ctx, d.client, discoveryURL(d.s.issuerBaseURL), &md); err != nil {
@@ -170,8 +216,8 @@ func (d *discovery) fetch(ctx context.Context) (*providerState, error) {
 	if md.Issuer == "" {
 		return nil, fmt.Errorf("%w: discovery document has no issuer", ErrProviderUnavailable)
 	}
-	if !strings.Contains(d.s.issuerBaseURL, "/.well-known/") && normalizeIssuer(md.Issuer) != normalizeIssuer(d.s.issuerBaseURL) {
-		return nil, fmt.Errorf("%w (discovered %q)", ErrIssuerMismatch, md.Issuer)
+	if !strings.Contains(d.s.issuerBaseURL, "/.well-known/") && !sameIssuer(d.s.issuerBaseURL, md.Issuer) {
+		return nil, newIssuerMismatch(d.s.issuerBaseURL, md.Issuer)
 	}
 	if err := d.s.applyMTLSAliases(&md); err != nil {
 		return nil, err

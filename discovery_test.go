@@ -3,8 +3,10 @@ package oidc
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -362,6 +364,7 @@ func TestDiscoveryIssuer(t *testing.T) {
 		{"issuer missing", func(*oidctest.Provider) string { return "-" }, nil, false},
 		{"IssuerBaseURL names the document: no issuer check", func(*oidctest.Provider) string { return "http://op.example/" },
 			func(op *oidctest.Provider) string { return op.URL() + oidctest.PathDiscovery }, true},
+		{"localhost for 127.0.0.1", func(op *oidctest.Provider) string { return strings.Replace(op.URL(), "127.0.0.1", "localhost", 1) }, nil, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,17 +398,84 @@ func TestDiscoveryIssuer(t *testing.T) {
 				assert.NoError(t, rec.last())
 				return
 			}
-			discAssertUnavailable(t, resp, body)
 			err := rec.last()
 			require.Error(t, err)
 			var e *Error
 			require.ErrorAs(t, err, &e)
-			assert.Equal(t, http.StatusServiceUnavailable, e.Status)
 			if tc.name == "issuer missing" {
+				discAssertUnavailable(t, resp, body)
+				assert.Equal(t, http.StatusServiceUnavailable, e.Status)
 				assert.ErrorIs(t, err, ErrProviderUnavailable)
-			} else {
-				assert.ErrorIs(t, err, ErrIssuerMismatch)
+				return
 			}
+			// A mismatch is a configuration problem: 500, its own code, and
+			// a page that names both issuers.
+			assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+			assert.Empty(t, resp.Header.Get("Retry-After"), "retrying does not help")
+			assert.Empty(t, resp.Header.Get("Location"))
+			assert.Empty(t, setCookies(resp, "auth_verification"))
+			assert.Equal(t, http.StatusInternalServerError, e.Status)
+			assert.Equal(t, "issuer_mismatch", e.Code)
+			assert.ErrorIs(t, err, ErrIssuerMismatch)
+			assert.NotErrorIs(t, err, ErrProviderUnavailable)
+			assert.Contains(t, e.Description, "misconfigured")
+			assert.Contains(t, e.Description, strconv.Quote(app.op.URL()), "the configured IssuerBaseURL")
+			assert.Contains(t, e.Description, strconv.Quote(issuer.Load().(string)), "the discovered issuer")
+			assert.Contains(t, body, "issuer_mismatch")
+			assert.Contains(t, body, "misconfigured")
+		})
+	}
+}
+
+// TestDiscoveryIssuerPath: a discovered issuer with a path matches
+// IssuerBaseURL with or without a trailing slash (express accepts the
+// difference only for an empty path), and another path does not.
+func TestDiscoveryIssuerPath(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		configured, discovered string // paths on the provider's origin
+		ok                     bool
+	}{
+		{"/tenant", "/tenant/", true},
+		{"/tenant/", "/tenant", true},
+		{"/tenant", "/tenant", true},
+		{"/tenant", "/other", false},
+		{"/tenant", "/tenant//", false},
+		{"/tenant", "/TENANT", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.configured+" vs "+tc.discovered, func(t *testing.T) {
+			t.Parallel()
+			var op *httptest.Server
+			op = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != strings.TrimSuffix(tc.configured, "/")+"/.well-known/openid-configuration" {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(map[string]any{
+					"issuer":                 op.URL + tc.discovered,
+					"authorization_endpoint": op.URL + "/authorize",
+					"jwks_uri":               op.URL + "/jwks",
+				})
+			}))
+			t.Cleanup(op.Close)
+			rec := &discErrors{}
+			cfg := validConfig()
+			cfg.IssuerBaseURL = op.URL + tc.configured
+			cfg.ErrorHandler = rec.handler
+			cfg.Logger = slog.New(slog.DiscardHandler)
+			m, err := New(cfg)
+			require.NoError(t, err)
+			w := httptest.NewRecorder()
+			m.Handler(http.NotFoundHandler()).ServeHTTP(w, httptest.NewRequest(http.MethodGet, testBaseURL+"/login", nil))
+			if tc.ok {
+				require.Equal(t, http.StatusFound, w.Code, w.Body.String())
+				assert.True(t, strings.HasPrefix(w.Header().Get("Location"), op.URL+"/authorize?"))
+				return
+			}
+			require.Equal(t, http.StatusInternalServerError, w.Code, w.Body.String())
+			assert.ErrorIs(t, rec.last(), ErrIssuerMismatch)
 		})
 	}
 }

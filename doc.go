@@ -27,7 +27,13 @@
 // The Config fields follow express-openid-connect's options and defaults,
 // with fallbacks to the ISSUER_BASE_URL, BASE_URL, CLIENT_ID, CLIENT_SECRET
 // and SECRET environment variables. Invalid configuration is reported by
-// Auth and New as a *ConfigError naming the option.
+// Auth and New all at once: a *ConfigError per invalid option (joined with
+// errors.Join when there are several), each naming the option and, where
+// one applies, its environment variable.
+//
+// Operational problems (an unreachable or misconfigured provider, store
+// failures, refused logins and their reason, configuration warnings) are
+// logged at Warn through Config.Logger, by default slog.Default().
 //
 // With the authorization code flow the session also holds the access and
 // refresh tokens: Context.Client returns an *http.Client that sends the

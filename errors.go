@@ -14,7 +14,13 @@ var (
 	// ErrProviderUnavailable: the OpenID provider could not be reached or
 	// answered with an error while its metadata or keys were fetched.
 	ErrProviderUnavailable = errors.New("oidc: provider unavailable")
-	// ErrIssuerMismatch: the discovered issuer differs from IssuerBaseURL.
+	// ErrIssuerMismatch: the discovered issuer differs from IssuerBaseURL (see
+	// Config.IssuerBaseURL for what matches). Logins and callbacks then fail
+	// with the *Error 500 "issuer_mismatch", which names both issuers and
+	// wraps ErrIssuerMismatch but not ErrProviderUnavailable: the provider
+	// answers, and retrying does not help. The token APIs (Refresh,
+	// CustomTokenExchange, FetchUserInfo) report it like any other failed
+	// discovery, also wrapping ErrProviderUnavailable.
 	ErrIssuerMismatch = errors.New("oidc: discovered issuer does not match IssuerBaseURL")
 	// ErrMissingTransaction: a callback arrived without a valid transaction
 	// cookie (not started here, expired, or tampered with).
@@ -38,7 +44,9 @@ var (
 	ErrLoginRejected = errors.New("oidc: login rejected by AfterCallback")
 	// ErrNoMiddleware: a guard or helper ran without the Auth middleware.
 	ErrNoMiddleware = errors.New("oidc: no oidc.Context in the request; wrap the handler with oidc.Auth")
-	// ErrBadRequest: the request itself was malformed.
+	// ErrBadRequest: the request itself was malformed, or an option passed
+	// to a Context method (LoginOptions, CallbackOptions, RefreshOptions,
+	// TokenExchangeOptions) cannot be used; the error names the option.
 	ErrBadRequest = errors.New("oidc: bad request")
 
 	// Back-channel logout (backchannel.go).
@@ -68,7 +76,14 @@ var (
 )
 
 // ConfigError reports an invalid Config option. Option names the field, in Go
-// syntax (for example "Session.Cookie.Secure").
+// syntax (for example "Session.Cookie.Secure"); Reason says what is wrong
+// and, for options with an environment fallback (SECRET, ISSUER_BASE_URL,
+// BASE_URL, CLIENT_ID, CLIENT_SECRET, AUTH0_MTLS), names the variable.
+//
+// New reports every invalid option at once: one *ConfigError, or several
+// joined with errors.Join (one line each). errors.As finds the first one,
+// and errors.Is(err, ErrInvalidConfig) holds either way; to list them all,
+// unwrap with interface{ Unwrap() []error }.
 type ConfigError struct {
 	Option string
 	Reason string
@@ -123,7 +138,17 @@ func statusOf(err error, fallback int) int {
 	return fallback
 }
 
+// unavailable is the error page of a login or callback that cannot use the
+// provider: 503 provider_unavailable, except for an issuer mismatch, which
+// is a configuration problem that retrying does not fix: 500
+// issuer_mismatch, naming both issuers.
 func unavailable(cause error) *Error {
+	var mm *issuerMismatchError
+	if errors.As(cause, &mm) {
+		return newError(http.StatusInternalServerError, "issuer_mismatch", fmt.Sprintf(
+			"The login is misconfigured: this application's IssuerBaseURL is %q, but the login provider names its issuer %q. "+
+				"Set IssuerBaseURL to the provider's issuer.", mm.configured, mm.discovered), cause)
+	}
 	return newError(http.StatusServiceUnavailable, "provider_unavailable",
 		"The login provider cannot be reached right now. Please try again shortly.", cause)
 }

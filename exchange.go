@@ -3,8 +3,11 @@ package oidc
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -31,7 +34,9 @@ func (m *Middleware) outboundContext(ctx context.Context) (context.Context, cont
 }
 
 // codeReserved are the parameters of the code exchange that
-// TokenEndpointParams cannot set.
+// CallbackOptions.TokenEndpointParams cannot set; exchangeCode refuses them
+// (Config.TokenEndpointParams is checked by New, against the same keys and
+// refresh_token).
 var codeReserved = map[string]bool{
 	"grant_type": true, "code": true, "redirect_uri": true, "code_verifier": true, "client_id": true,
 	"client_secret": true, "client_assertion": true, "client_assertion_type": true,
@@ -49,15 +54,19 @@ var codeReserved = map[string]bool{
 // provider_unavailable when it cannot be reached or fails. They wrap the
 // *TokenError, and so ErrTokenExchange.
 func (m *Middleware) exchangeCode(ctx context.Context, ps *providerState, code, verifier, redirectURI string, extra map[string]string) (*tokenResponse, error) {
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		if codeReserved[k] {
+			return nil, newError(http.StatusInternalServerError, "invalid_request",
+				fmt.Sprintf("CallbackOptions.TokenEndpointParams[%q] cannot be set: the token request sets it", k), ErrBadRequest)
+		}
+	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}}
 	if verifier != "" {
 		form.Set("code_verifier", verifier)
 	}
-	for _, params := range []map[string]string{m.s.tokenParams, extra} {
+	for _, params := range []map[string]string{m.s.tokenParams, extra} { // both checked for reserved keys
 		for k, v := range params {
-			if !codeReserved[k] {
-				form.Set(k, v)
-			}
+			form.Set(k, v)
 		}
 	}
 	doc, err := m.postTokenEndpoint(ctx, ps, form)

@@ -294,9 +294,7 @@ func TestCodeExchangeInvalidResponses(t *testing.T) {
 }
 
 // TestCodeExchangeRequest checks the form the code exchange sends for each
-// client authentication method, with TokenEndpointParams merged in (the
-// per-callback ones over the Config's) and unable to override the protocol
-// parameters.
+// client authentication method, with Config.TokenEndpointParams merged in.
 func TestCodeExchangeRequest(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cr3t/with+special=chars&more-0123456789"
@@ -306,12 +304,9 @@ func TestCodeExchangeRequest(t *testing.T) {
 			app := newTestApp(t, oidctest.Options{ClientSecret: secret, TokenEndpointAuthMethods: []string{method}}, func(c *Config) {
 				codeFlow(c)
 				c.ClientAuthMethod = method
-				c.TokenEndpointParams = map[string]string{
-					"audience": "https://api.example", "resource": "r1",
-					"grant_type": "password", "code": "forged", "redirect_uri": "https://evil.example/cb",
-					"code_verifier": "forged", "client_id": "other", "client_secret": "other",
-					"client_assertion": "forged", "client_assertion_type": "forged",
-				}
+				// The protocol parameters cannot be set here: New refuses
+				// them (TestResolveTokenEndpointParamsReserved).
+				c.TokenEndpointParams = map[string]string{"audience": "https://api.example", "resource": "r1"}
 			}, nil)
 			b := app.browser()
 			resp, body := b.login(app, "/login")

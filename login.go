@@ -3,12 +3,17 @@ package oidc
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openidconnect-go/oidc/internal/safeurl"
@@ -25,7 +30,11 @@ type LoginOptions struct {
 	ReturnTo string
 	// AuthorizationParams override Config.AuthorizationParams for this
 	// login; an empty value removes a parameter. response_type and
-	// response_mode cannot change per login.
+	// response_mode cannot change per login. The parameters generated for
+	// every login (nonce, state, code_challenge, code_challenge_method,
+	// code_verifier), client_id, and with Silent a prompt other than
+	// "none", are refused: the login fails with 500 "invalid_request"
+	// naming the key (ErrBadRequest).
 	AuthorizationParams map[string]string
 	// Silent asks the provider not to show any page (prompt=none); when it
 	// answers login_required, the user returns anonymously.
@@ -35,14 +44,33 @@ type LoginOptions struct {
 // Login starts a login: it stores a new transaction in the transaction
 // cookie and redirects the browser to the provider. Errors (for example an
 // unreachable provider, 503) are rendered with Config.ErrorHandler.
+//
+// A GET (or HEAD) request that arrived at another name of BaseURL's
+// loopback host (127.0.0.1 or [::1] for localhost, or the reverse, with the
+// same port) is first redirected to the same path and query on BaseURL,
+// before anything is stored: the callback returns to BaseURL, and the
+// browser would not send it the transaction cookie set on another host.
 func (c *Context) Login(w http.ResponseWriter, r *http.Request, opts LoginOptions) {
 	m := c.m
 	if err := m.login(w, r, opts); err != nil {
+		// Discovery has logged its own failures.
+		if !errors.Is(err, ErrProviderUnavailable) && !errors.Is(err, ErrIssuerMismatch) {
+			m.logLoginFailure("oidc: login could not start", err)
+		}
 		m.s.errorHandler(w, r, err)
 	}
 }
 
 func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOptions) error {
+	if target, ok := m.loopbackAliasRedirect(r); ok {
+		m.s.logger.Debug("oidc: login on another name of BaseURL's loopback host; redirecting to BaseURL first")
+		w.Header().Set("Cache-Control", "no-store")
+		redirect(w, r, target)
+		return nil
+	}
+	if err := checkLoginOptions(opts); err != nil {
+		return err
+	}
 	ps, err := m.provider.get(r.Context())
 	if err != nil {
 		return unavailable(err)
@@ -70,10 +98,6 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 		params[k] = v
 	}
 	for k, v := range opts.AuthorizationParams {
-		switch k {
-		case "nonce", "state", "code_challenge", "code_challenge_method", "code_verifier", "client_id":
-			continue // generated per login, or fixed by config
-		}
 		if v == "" {
 			delete(params, k)
 		} else {
@@ -156,6 +180,67 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 	w.Header().Set("Location", target)
 	w.WriteHeader(http.StatusFound)
 	return nil
+}
+
+// checkLoginOptions refuses per-login authorization parameters that the
+// middleware sets itself (nonce, state, PKCE, client_id), and a prompt that
+// contradicts Silent: express-openid-connect drops them silently.
+func checkLoginOptions(opts LoginOptions) error {
+	invalid := func(desc string) error {
+		return newError(http.StatusInternalServerError, "invalid_request", desc, ErrBadRequest)
+	}
+	for _, k := range slices.Sorted(maps.Keys(opts.AuthorizationParams)) {
+		if why, ok := authParamsGenerated[k]; ok {
+			return invalid(fmt.Sprintf("LoginOptions.AuthorizationParams[%q] cannot be set: it %s", k, why))
+		}
+	}
+	if p := opts.AuthorizationParams["prompt"]; opts.Silent && p != "" && p != "none" {
+		return invalid(`LoginOptions.AuthorizationParams["prompt"] conflicts with Silent, which sends prompt=none`)
+	}
+	return nil
+}
+
+// loopbackAliasRedirect returns the URL on BaseURL of a GET (or HEAD)
+// request that arrived at another name of BaseURL's loopback host
+// (localhost, 127.0.0.1, [::1], with the same port), so that a login
+// starts, and sets its transaction cookie, on the host that the callback
+// returns to. Other hosts are left alone: behind a reverse proxy the Host
+// header often names an internal host, and sending the browser there would
+// fail or loop.
+func (m *Middleware) loopbackAliasRedirect(r *http.Request) (string, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", false
+	}
+	base := m.s.baseURL
+	rh, rp := splitHostPort(r.Host, base.Scheme)
+	bh, bp := splitHostPort(base.Host, base.Scheme)
+	if rh == bh || rp != bp || !isLoopbackHost(rh) || !isLoopbackHost(bh) {
+		return "", false
+	}
+	u := originalRequest(r).URL
+	if !strings.HasPrefix(u.Path, "/") {
+		return "", false
+	}
+	target := url.URL{Scheme: base.Scheme, Host: base.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	return target.String(), true
+}
+
+// splitHostPort splits a Host header or URL host into the host name (lower
+// case, without brackets or a final dot) and the port (the default port of
+// scheme when there is none).
+func splitHostPort(hostport, scheme string) (host, port string) {
+	host = hostport
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		host, port = h, p
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(host, "]"), "["), ".")
+	if port == "" {
+		port = "80"
+		if scheme == "https" {
+			port = "443"
+		}
+	}
+	return strings.ToLower(host), port
 }
 
 // originalRequest returns r with its URL as the client sent it (RequestURI),
@@ -320,4 +405,15 @@ func randomString(r io.Reader, n int) (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// isLoopbackHost reports whether host (without port or brackets) names the
+// local machine: localhost or a loopback IP address.
+func isLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -4,13 +4,16 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,6 +73,8 @@ type settings struct {
 	clientID      string
 	clientSecret  string
 	authMethod    string
+	// clientSecretFromEnv: clientSecret was read from CLIENT_SECRET.
+	clientSecretFromEnv bool
 
 	// Client authentication and authorization-request extras (clientauth.go).
 	assertionKey crypto.Signer // private_key_jwt
@@ -80,6 +85,7 @@ type settings struct {
 	par          bool
 	silentLogin  bool
 	useMTLS      bool
+	mtlsFromEnv  bool // useMTLS was turned on by AUTH0_MTLS
 
 	authRequired   bool
 	rolling        bool
@@ -149,92 +155,532 @@ func boolOr(p *bool, def bool) bool {
 	return *p
 }
 
-// resolve applies environment fallbacks and defaults and validates cfg.
+// validator collects the problems found in a Config, so that New reports
+// every invalid option at once rather than the first one.
+type validator struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+// fail records that option is invalid.
+func (v *validator) fail(option, format string, args ...any) {
+	v.errs = append(v.errs, cfgErr(option, format, args...))
+}
+
+// add records err (a *ConfigError) unless it is nil, and reports whether
+// it did.
+func (v *validator) add(err error) bool {
+	if err == nil {
+		return false
+	}
+	v.errs = append(v.errs, err)
+	return true
+}
+
+// mark returns the number of problems so far, for clean.
+func (v *validator) mark() int { return len(v.errs) }
+
+// clean reports whether no problem was recorded since mark.
+func (v *validator) clean(mark int) bool { return len(v.errs) == mark }
+
+// has reports whether a problem of option was recorded, so that a check
+// can leave out a second report of the same missing value.
+func (v *validator) has(option string) bool {
+	for _, err := range v.errs {
+		if ce, ok := err.(*ConfigError); ok && ce.Option == option {
+			return true
+		}
+	}
+	return false
+}
+
+// env returns val, or when it is empty the environment variable key,
+// trimmed. fromEnv reports that the value came from the environment.
+func (v *validator) env(val, key string) (_ string, fromEnv bool) {
+	if val != "" {
+		return val, false
+	}
+	e, _ := v.lookup(key)
+	e = strings.TrimSpace(e)
+	return e, e != ""
+}
+
+// err returns nil, the one problem found, or errors.Join of all of them.
+func (v *validator) err() error {
+	switch len(v.errs) {
+	case 0:
+		return nil
+	case 1:
+		return v.errs[0]
+	}
+	return errors.Join(v.errs...)
+}
+
+// envNote tells, in an error about an invalid value, that the value was
+// read from the environment variable key.
+func envNote(fromEnv bool, key string) string {
+	if !fromEnv {
+		return ""
+	}
+	return " (it was read from the " + key + " environment variable)"
+}
+
+// resolve applies environment fallbacks and defaults and validates cfg. It
+// reports every invalid option, each as a *ConfigError (joined with
+// errors.Join when there are several), in the order of Config's fields
+// roughly. Every settings area has its own small validator; a check whose
+// input is itself invalid is skipped, so that one mistake is reported
+// once.
 func resolve(cfg Config) (*settings, error) {
 	lookup := cfg.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	env := func(v, key string) string {
-		if v != "" {
-			return v
-		}
-		s, _ := lookup(key)
-		return strings.TrimSpace(s)
-	}
+	v := &validator{lookup: lookup}
 	s := &settings{cfg: cfg}
+	s.resolvePlumbing()
+	s.resolveSecrets(v)
+	s.resolveIssuer(v)
+	s.resolveBaseURL(v)
+	s.resolveClientID(v)
+	flowOK := s.resolveAuthParams(v)
+	s.resolveIDTokenAlg(v)
+	s.resolveClientAuth(v)    // clientauth.go
+	s.resolveRequestObject(v) // clientauth.go
+	s.resolveSessionLifetime(v)
+	s.resolveSessionStore(v)
+	cookieOK := s.resolveSessionCookie(v)
+	s.resolveTransactionCookie(v, cookieOK && flowOK)
+	routesOK := s.resolveRoutes(v)
+	s.resolveBackchannel(v, routesOK) // backchannel.go
+	s.resolveHTTP(v)
+	s.resolveBehaviour(v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// resolvePlumbing sets the logger, clock, randomness and hooks, which need
+// no validation. It runs first: the validators log their warnings.
+func (s *settings) resolvePlumbing() {
+	cfg := s.cfg
 	s.logger = cfg.Logger
 	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
+		s.logger = defaultLogger()
 	}
+	s.now = cfg.Now
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.random = cfg.Random
+	if s.random == nil {
+		s.random = rand.Reader
+	}
+	s.errorHandler = cfg.ErrorHandler
+	if s.errorHandler == nil {
+		s.errorHandler = defaultErrorHandler
+	}
+	s.getLoginState = cfg.GetLoginState
+	if s.getLoginState == nil {
+		s.getLoginState = defaultLoginState
+	}
+}
 
-	// Secrets.
-	secrets := cfg.Secret
+// resolveSecrets checks Secret, or the SECRET environment variable.
+func (s *settings) resolveSecrets(v *validator) {
+	secrets, fromEnv := s.cfg.Secret, false
 	if len(secrets) == 0 {
-		if v := env("", "SECRET"); v != "" {
-			secrets = Secrets{v}
+		if e, ok := v.env("", "SECRET"); ok {
+			secrets, fromEnv = Secrets{e}, true
 		}
 	}
 	if len(secrets) == 0 {
-		return nil, cfgErr("Secret", "is required (or set the SECRET environment variable)")
+		v.fail("Secret", "is required; set Config.Secret or the SECRET environment variable")
+		return
 	}
 	for i, sec := range secrets {
-		if len(sec) < minSecretLength {
-			return nil, cfgErr(fmt.Sprintf("Secret[%d]", i), "must be at least %d bytes", minSecretLength)
+		option := fmt.Sprintf("Secret[%d]", i)
+		switch {
+		case sec == "":
+			v.fail(option, `is empty; when it is read with os.Getenv("SECRET"), the SECRET environment variable may be unset`)
+		case len(sec) < minSecretLength:
+			v.fail(option, "must be at least %d bytes%s", minSecretLength, envNote(fromEnv, "SECRET"))
+		default:
+			s.secrets = append(s.secrets, []byte(sec))
 		}
-		s.secrets = append(s.secrets, []byte(sec))
 	}
+}
 
-	// URLs and client.
-	s.issuerBaseURL = env(cfg.IssuerBaseURL, "ISSUER_BASE_URL")
-	if s.issuerBaseURL == "" {
-		return nil, cfgErr("IssuerBaseURL", "is required (or set ISSUER_BASE_URL)")
+// resolveIssuer checks IssuerBaseURL, or ISSUER_BASE_URL.
+func (s *settings) resolveIssuer(v *validator) {
+	iss, fromEnv := v.env(s.cfg.IssuerBaseURL, "ISSUER_BASE_URL")
+	if iss == "" {
+		v.fail("IssuerBaseURL", "is required; set Config.IssuerBaseURL or the ISSUER_BASE_URL environment variable")
+		return
 	}
-	if u, err := url.Parse(s.issuerBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, cfgErr("IssuerBaseURL", "must be an absolute http or https URL")
+	if u, err := url.Parse(iss); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		v.fail("IssuerBaseURL", "must be an absolute http or https URL%s", envNote(fromEnv, "ISSUER_BASE_URL"))
+		return
 	}
-	base := env(cfg.BaseURL, "BASE_URL")
+	s.issuerBaseURL = iss
+}
+
+// resolveBaseURL checks BaseURL, or BASE_URL. s.baseURL stays nil when it
+// is invalid, which the checks that depend on it look at.
+func (s *settings) resolveBaseURL(v *validator) {
+	base, fromEnv := v.env(s.cfg.BaseURL, "BASE_URL")
 	if base == "" {
-		return nil, cfgErr("BaseURL", "is required (or set BASE_URL)")
+		v.fail("BaseURL", "is required; set Config.BaseURL or the BASE_URL environment variable")
+		return
 	}
+	note := envNote(fromEnv, "BASE_URL")
 	bu, err := url.Parse(base)
 	if err != nil || (bu.Scheme != "https" && bu.Scheme != "http") || bu.Host == "" || bu.User != nil {
-		return nil, cfgErr("BaseURL", "must be an absolute http or https URL")
+		v.fail("BaseURL", "must be an absolute http or https URL%s", note)
+		return
 	}
 	if bu.RawQuery != "" || bu.Fragment != "" {
-		return nil, cfgErr("BaseURL", "must not have a query or fragment")
+		v.fail("BaseURL", "must not have a query or fragment%s", note)
+		return
 	}
 	if bu.Path == "" {
 		bu.Path = "/"
 	}
 	s.baseURL = bu
 	s.basePath = strings.TrimRight(bu.Path, "/")
-	s.clientID = env(cfg.ClientID, "CLIENT_ID")
+	if bu.Scheme == "http" && !isLoopbackHost(bu.Hostname()) {
+		s.logger.Warn("oidc: BaseURL is http on a host other than localhost; session cookies travel unencrypted "+
+			"and without the Secure attribute (use https outside local development)", "BaseURL", bu.String())
+	}
+}
+
+// resolveClientID checks ClientID (or CLIENT_ID) and reads ClientSecret (or
+// CLIENT_SECRET), which resolveIDTokenAlg and resolveClientAuth check.
+func (s *settings) resolveClientID(v *validator) {
+	s.clientID, _ = v.env(s.cfg.ClientID, "CLIENT_ID")
 	if s.clientID == "" {
-		return nil, cfgErr("ClientID", "is required (or set CLIENT_ID)")
+		v.fail("ClientID", "is required; set Config.ClientID or the CLIENT_ID environment variable")
 	}
-	s.clientSecret = env(string(cfg.ClientSecret), "CLIENT_SECRET")
+	s.clientSecret, s.clientSecretFromEnv = v.env(string(s.cfg.ClientSecret), "CLIENT_SECRET")
+}
 
-	if err := s.resolveAuthParams(cfg); err != nil {
-		return nil, err
+// clientSecretHint ends an error that asks for a ClientSecret.
+const clientSecretHint = "set Config.ClientSecret or the CLIENT_SECRET environment variable"
+
+// authParamsGenerated are the authorization parameters the middleware sets
+// for every login, with the reason they cannot be configured.
+var authParamsGenerated = map[string]string{
+	"nonce":                 "is generated for every login",
+	"state":                 "is generated for every login (use GetLoginState to carry data through the login)",
+	"code_challenge":        "is generated for every login (PKCE)",
+	"code_challenge_method": "is always S256 (PKCE)",
+	"code_verifier":         "is generated for every login (PKCE) and never sent to the authorization endpoint",
+	"client_id":             "is always ClientID",
+}
+
+// resolveAuthParams checks AuthorizationParams. It sets s.responseType
+// when response_type is valid, and reports whether both response_type and
+// response_mode are (the transaction cookie depends on them).
+func (s *settings) resolveAuthParams(v *validator) (flowOK bool) {
+	p := map[string]string{
+		"response_type": defaultResponseType,
+		"scope":         defaultScope,
 	}
-	if err := s.resolveClient(cfg); err != nil {
-		return nil, err
+	for k, val := range s.cfg.AuthorizationParams {
+		if val == "" {
+			delete(p, k)
+			continue
+		}
+		p[k] = val
 	}
-	if err := s.resolveClientAuth(cfg, lookup); err != nil {
-		return nil, err
+	s.authParams = p
+	for _, k := range slices.Sorted(maps.Keys(authParamsGenerated)) {
+		if _, ok := p[k]; ok {
+			v.fail(fmt.Sprintf("AuthorizationParams[%q]", k), "cannot be configured: it %s", authParamsGenerated[k])
+		}
 	}
-	if err := s.resolveSession(cfg); err != nil {
-		return nil, err
+	if p["scope"] == "" {
+		p["scope"] = defaultScope
 	}
-	if err := s.resolveRoutes(cfg); err != nil {
-		return nil, err
+	if !openidScope.MatchString(p["scope"]) {
+		v.fail(`AuthorizationParams["scope"]`, `must contain "openid"`)
 	}
-	if err := s.resolveBackchannel(cfg); err != nil { // backchannel.go
-		return nil, err
+	if val, ok := p["max_age"]; ok {
+		if _, err := parseMaxAge(val); err != nil {
+			v.fail(`AuthorizationParams["max_age"]`, "must be a non-negative integer number of seconds")
+		}
 	}
 
-	// Behaviour and plumbing.
+	rt := p["response_type"]
+	if rt == "" {
+		rt = defaultResponseType
+		p["response_type"] = rt
+	}
+	switch rt {
+	case "id_token", "code", "code id_token":
+	default:
+		v.fail(`AuthorizationParams["response_type"]`, `must be one of "id_token", "code", "code id_token"`)
+		return false
+	}
+	s.responseType = rt
+	rm, set := p["response_mode"]
+	if !set && rt != "code" {
+		rm = "form_post"
+		p["response_mode"] = rm
+	}
+	if rt == "code" {
+		if set && rm != "query" && rm != "form_post" {
+			v.fail(`AuthorizationParams["response_mode"]`, `must be "query" or "form_post" for response_type "code"`)
+			return false
+		}
+	} else if rm != "form_post" {
+		v.fail(`AuthorizationParams["response_mode"]`, `must be "form_post" for response_type %q`, rt)
+		return false
+	}
+	s.responseMode = rm
+	return true
+}
+
+// resolveIDTokenAlg checks IDTokenSigningAlg, and that HS* algorithms have
+// a ClientSecret.
+func (s *settings) resolveIDTokenAlg(v *validator) {
+	alg := s.cfg.IDTokenSigningAlg
+	if alg == "" {
+		alg = defaultIDTokenSigningAlg
+	}
+	switch {
+	case strings.EqualFold(alg, "none"):
+		v.fail("IDTokenSigningAlg", `must not be "none"`)
+	case !knownSigningAlgs[alg]:
+		v.fail("IDTokenSigningAlg", "unsupported algorithm %q", alg)
+	case strings.HasPrefix(alg, "HS") && s.clientSecret == "":
+		v.fail("ClientSecret", "is required for ID tokens with HMAC based algorithms (%s); %s", alg, clientSecretHint)
+	default:
+		s.alg = alg
+	}
+}
+
+// resolveSessionLifetime checks Session.Rolling, RollingDuration and
+// AbsoluteDuration.
+func (s *settings) resolveSessionLifetime(v *validator) {
+	sc := s.cfg.Session
+	s.rolling = boolOr(sc.Rolling, true)
+	s.rollingDur = sc.RollingDuration
+	s.absoluteDur = sc.AbsoluteDuration
+	switch {
+	case s.rolling && s.rollingDur < 0:
+		v.fail("Session.RollingDuration", "must be positive when Session.Rolling is true")
+	case s.rolling && s.rollingDur == 0:
+		s.rollingDur = defaultRollingDuration
+	case s.rolling && s.rollingDur < time.Second:
+		v.fail("Session.RollingDuration", "must be at least one second")
+	case !s.rolling && s.rollingDur != 0:
+		v.fail("Session.RollingDuration", "must be zero when Session.Rolling is false")
+	}
+	switch {
+	case s.absoluteDur == 0:
+		s.absoluteDur = defaultAbsoluteDuration
+	case s.absoluteDur < 0 && !s.rolling:
+		v.fail("Session.AbsoluteDuration", "must be positive when Session.Rolling is false")
+	case s.absoluteDur > 0 && s.absoluteDur < time.Second:
+		v.fail("Session.AbsoluteDuration", "must be at least one second")
+	}
+}
+
+// resolveSessionStore checks the Session.Store options: Genid, the signing
+// of the session-id cookie and TouchInterval.
+func (s *settings) resolveSessionStore(v *validator) {
+	sc := s.cfg.Session
+	s.store = sc.Store
+	s.genid = sc.Genid
+	if s.genid == nil {
+		s.genid = s.defaultGenid
+	}
+	s.signStoreID = boolOr(sc.SignSessionStoreCookie, true)
+	s.requireSigned = boolOr(sc.RequireSignedSessionStoreCookie, s.signStoreID)
+	if s.requireSigned && !s.signStoreID {
+		v.fail("Session.RequireSignedSessionStoreCookie", "requires Session.SignSessionStoreCookie")
+	}
+	if s.store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie != nil || sc.RequireSignedSessionStoreCookie != nil) {
+		s.logger.Warn("oidc: Session.Genid and Session.SignSessionStoreCookie only apply with Session.Store")
+	}
+	s.touch = sc.TouchInterval
+	if s.touch == 0 {
+		s.touch = defaultTouchInterval
+	}
+}
+
+// resolveSessionCookie checks Session.Name and Session.Cookie. It reports
+// whether they are valid and known (the Secure default needs BaseURL), as
+// the transaction cookie shares their attributes.
+func (s *settings) resolveSessionCookie(v *validator) bool {
+	mark := v.mark()
+	sc := s.cfg.Session
+	s.sessionName = sc.Name
+	if s.sessionName == "" {
+		s.sessionName = defaultSessionName
+	}
+	nameOK := sessionNamePattern.MatchString(s.sessionName)
+	if !nameOK {
+		v.fail("Session.Name", "may contain only letters, digits, '_', '.' and '-'")
+	}
+
+	c := sc.Cookie
+	a := cookieAttrs{
+		domain:    c.Domain,
+		path:      c.Path,
+		transient: c.Transient,
+		httpOnly:  boolOr(c.HTTPOnly, true),
+		sameSite:  c.SameSite,
+	}
+	if a.path == "" {
+		a.path = "/"
+	}
+	if !strings.HasPrefix(a.path, "/") || strings.ContainsAny(a.path, ";\x00\r\n\t ") {
+		v.fail("Session.Cookie.Path", "must be an absolute path such as \"/\"")
+	}
+	if strings.ContainsAny(a.domain, ";,/\\ \t\r\n\x00") {
+		v.fail("Session.Cookie.Domain", "is not a valid domain")
+	}
+	if a.sameSite == 0 || a.sameSite == http.SameSiteDefaultMode {
+		a.sameSite = http.SameSiteLaxMode
+	}
+	sameSiteOK := a.sameSite == http.SameSiteLaxMode || a.sameSite == http.SameSiteStrictMode || a.sameSite == http.SameSiteNoneMode
+	if !sameSiteOK {
+		v.fail("Session.Cookie.SameSite", "must be Lax, Strict or None")
+	}
+	s.cookie = a
+	if s.baseURL == nil {
+		return false // Secure and the prefix rules depend on BaseURL's scheme
+	}
+	https := s.baseURL.Scheme == "https"
+	a.secure = boolOr(c.Secure, https)
+	s.cookie = a
+	switch {
+	case a.secure && !https:
+		v.fail("Session.Cookie.Secure", "cookies set with the Secure attribute are not sent over the http BaseURL")
+	case !a.secure && https:
+		s.logger.Warn("oidc: Session.Cookie.Secure is false although BaseURL is https")
+	}
+	if a.sameSite == http.SameSiteNoneMode && !a.secure {
+		v.fail("Session.Cookie.SameSite", "None requires Session.Cookie.Secure (and an https BaseURL)")
+	}
+	if !v.clean(mark) {
+		return false
+	}
+	if v.add(checkCookiePrefixes(s.sessionCookiesWritten())) {
+		return false
+	}
+	if s.chunkSize(0) < minChunkSize {
+		v.fail("Session.Cookie.Path", "together with Session.Cookie.Domain and Session.Name is too long for a cookie")
+		return false
+	}
+	return true
+}
+
+// resolveTransactionCookie checks TransactionCookie and LegacySameSiteCookie.
+// The checks that involve the session cookie's attributes or the response
+// mode run only when those are valid (depsOK).
+func (s *settings) resolveTransactionCookie(v *validator, depsOK bool) {
+	tc := s.cfg.TransactionCookie
+	mark := v.mark()
+	s.txName = tc.Name
+	if s.txName == "" {
+		s.txName = defaultTransactionName
+	}
+	if !sessionNamePattern.MatchString(s.txName) {
+		v.fail("TransactionCookie.Name", "may contain only letters, digits, '_', '.' and '-'")
+	}
+	s.txFallback = txFallbackName(s.txName)
+	s.legacySameSite = boolOr(s.cfg.LegacySameSiteCookie, true)
+	s.txExpress = tc.ExpressFormat
+	s.txMaxAge = tc.MaxAge
+	switch {
+	case s.txMaxAge < 0:
+		v.fail("TransactionCookie.MaxAge", "must not be negative")
+	case s.txMaxAge == 0:
+		s.txMaxAge = defaultTransactionMaxAge
+	case s.txMaxAge < minTransactionMaxAge:
+		v.fail("TransactionCookie.MaxAge", "must be at least %s", minTransactionMaxAge)
+	}
+	s.txSameSite = tc.SameSite
+	switch s.txSameSite {
+	case http.SameSiteLaxMode, http.SameSiteStrictMode, http.SameSiteNoneMode:
+	case 0, http.SameSiteDefaultMode:
+		s.txSameSite = s.cookie.sameSite // the session cookie's
+	default:
+		v.fail("TransactionCookie.SameSite", "must be Lax, Strict or None")
+	}
+	if !depsOK || !v.clean(mark) {
+		return
+	}
+	if s.txSameSite == http.SameSiteNoneMode && !s.cookie.secure && s.responseMode != "form_post" {
+		v.fail("TransactionCookie.SameSite", "None requires Session.Cookie.Secure (and an https BaseURL)")
+		return
+	}
+	if v.add(checkCookiePrefixes(s.txCookiesWritten())) {
+		return
+	}
+	if s.responseMode == "form_post" && s.baseURL.Scheme != "https" {
+		s.logger.Warn("oidc: response_mode form_post over an http BaseURL relies on browsers accepting Secure cookies on http://localhost")
+	}
+}
+
+// resolveHTTP checks the options of requests to the provider and of its
+// caches.
+func (s *settings) resolveHTTP(v *validator) {
+	cfg := s.cfg
+	s.httpTimeout = cfg.HTTPTimeout
+	if s.httpTimeout == 0 {
+		s.httpTimeout = defaultHTTPTimeout
+	}
+	if s.httpTimeout < minHTTPTimeout {
+		v.fail("HTTPTimeout", "must be at least %s", minHTTPTimeout)
+	}
+	s.httpClient = cfg.HTTPClient
+	if s.httpClient == nil {
+		s.httpClient = &http.Client{Timeout: s.httpTimeout}
+	}
+	s.userAgent = cfg.HTTPUserAgent
+	if s.userAgent == "" {
+		s.userAgent = defaultUserAgent
+	}
+	s.discoveryTTL = cfg.DiscoveryCacheMaxAge
+	switch {
+	case s.discoveryTTL < 0:
+		v.fail("DiscoveryCacheMaxAge", "must not be negative")
+	case s.discoveryTTL == 0:
+		s.discoveryTTL = defaultDiscoveryMaxAge
+	}
+	s.jwksMaxAge = cfg.JWKSCacheMaxAge
+	switch {
+	case s.jwksMaxAge < 0:
+		v.fail("JWKSCacheMaxAge", "must not be negative")
+	case s.jwksMaxAge == 0:
+		s.jwksMaxAge = defaultJWKSMaxAge
+	}
+}
+
+// tokenParamsReserved are the token-request parameters that
+// TokenEndpointParams cannot set, with the reason: the protocol and client
+// authentication parameters of the authorization-code and refresh grants.
+var tokenParamsReserved = map[string]string{
+	"grant_type":            "is set by the grant",
+	"code":                  "is the authorization code of the callback",
+	"redirect_uri":          "is the redirect_uri of the login",
+	"code_verifier":         "is the PKCE verifier of the login",
+	"refresh_token":         "is the session's refresh token",
+	"client_id":             "is set by the client authentication",
+	"client_secret":         "is set by the client authentication",
+	"client_assertion":      "is set by the client authentication",
+	"client_assertion_type": "is set by the client authentication",
+}
+
+// resolveBehaviour checks the remaining options: AuthRequired, the claim
+// filter, the clock tolerance, logout and TokenEndpointParams.
+func (s *settings) resolveBehaviour(v *validator) {
+	cfg := s.cfg
 	s.authRequired = boolOr(cfg.AuthRequired, true)
 	s.claimFilter = map[string]bool{}
 	filter := cfg.IdentityClaimFilter
@@ -251,267 +697,18 @@ func resolve(cfg Config) (*settings, error) {
 	case s.tolerance < 0:
 		s.tolerance = 0
 	}
-	s.httpTimeout = cfg.HTTPTimeout
-	if s.httpTimeout == 0 {
-		s.httpTimeout = defaultHTTPTimeout
-	}
-	if s.httpTimeout < minHTTPTimeout {
-		return nil, cfgErr("HTTPTimeout", "must be at least %s", minHTTPTimeout)
-	}
-	s.httpClient = cfg.HTTPClient
-	if s.httpClient == nil {
-		s.httpClient = &http.Client{Timeout: s.httpTimeout}
-	}
-	s.userAgent = cfg.HTTPUserAgent
-	if s.userAgent == "" {
-		s.userAgent = defaultUserAgent
-	}
-	s.discoveryTTL = cfg.DiscoveryCacheMaxAge
-	if s.discoveryTTL < 0 {
-		return nil, cfgErr("DiscoveryCacheMaxAge", "must not be negative")
-	}
-	if s.discoveryTTL == 0 {
-		s.discoveryTTL = defaultDiscoveryMaxAge
-	}
-	s.jwksMaxAge = cfg.JWKSCacheMaxAge
-	if s.jwksMaxAge < 0 {
-		return nil, cfgErr("JWKSCacheMaxAge", "must not be negative")
-	}
-	if s.jwksMaxAge == 0 {
-		s.jwksMaxAge = defaultJWKSMaxAge
-	}
-	s.now = cfg.Now
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.random = cfg.Random
-	if s.random == nil {
-		s.random = rand.Reader
-	}
-	s.errorHandler = cfg.ErrorHandler
-	if s.errorHandler == nil {
-		s.errorHandler = defaultErrorHandler
-	}
 	s.auth0Logout = cfg.Auth0Logout
 	s.idpLogout = cfg.IDPLogout || boolOr(cfg.Auth0Logout, false)
 	s.logoutParams = cfg.LogoutParams
 	s.tokenParams = cfg.TokenEndpointParams
-	s.getLoginState = cfg.GetLoginState
-	if s.getLoginState == nil {
-		s.getLoginState = defaultLoginState
-	}
-	return s, nil
-}
-
-func (s *settings) resolveAuthParams(cfg Config) error {
-	p := map[string]string{
-		"response_type": defaultResponseType,
-		"scope":         defaultScope,
-	}
-	for k, v := range cfg.AuthorizationParams {
-		if v == "" {
-			delete(p, k)
-			continue
-		}
-		p[k] = v
-	}
-	rt := p["response_type"]
-	if rt == "" {
-		rt = defaultResponseType
-		p["response_type"] = rt
-	}
-	switch rt {
-	case "id_token", "code", "code id_token":
-	default:
-		return cfgErr(`AuthorizationParams["response_type"]`, `must be one of "id_token", "code", "code id_token"`)
-	}
-	scope := p["scope"]
-	if scope == "" {
-		scope = defaultScope
-		p["scope"] = scope
-	}
-	if !openidScope.MatchString(scope) {
-		return cfgErr(`AuthorizationParams["scope"]`, `must contain "openid"`)
-	}
-	rm, set := p["response_mode"]
-	if !set && rt != "code" {
-		rm = "form_post"
-		p["response_mode"] = rm
-	}
-	if rt == "code" {
-		if set && rm != "query" && rm != "form_post" {
-			return cfgErr(`AuthorizationParams["response_mode"]`, `must be "query" or "form_post" for response_type "code"`)
-		}
-	} else if rm != "form_post" {
-		return cfgErr(`AuthorizationParams["response_mode"]`, `must be "form_post" for response_type %q`, rt)
-	}
-	if v, ok := p["max_age"]; ok {
-		if _, err := parseMaxAge(v); err != nil {
-			return cfgErr(`AuthorizationParams["max_age"]`, "must be a non-negative integer number of seconds")
+	for _, k := range slices.Sorted(maps.Keys(cfg.TokenEndpointParams)) {
+		if why, ok := tokenParamsReserved[k]; ok {
+			v.fail(fmt.Sprintf("TokenEndpointParams[%q]", k), "cannot be set: it %s", why)
 		}
 	}
-	for _, k := range []string{"nonce", "state", "code_challenge", "code_challenge_method", "code_verifier"} {
-		if _, ok := p[k]; ok {
-			return cfgErr(fmt.Sprintf("AuthorizationParams[%q]", k), "is generated per login and cannot be configured")
-		}
+	if len(cfg.TokenEndpointParams) > 0 && s.responseType == "id_token" {
+		s.logger.Warn(`oidc: TokenEndpointParams has no effect with response_type "id_token", which makes no token requests`)
 	}
-	s.authParams = p
-	s.responseType = rt
-	s.responseMode = rm
-	return nil
-}
-
-func (s *settings) resolveClient(cfg Config) error {
-	alg := cfg.IDTokenSigningAlg
-	if alg == "" {
-		alg = defaultIDTokenSigningAlg
-	}
-	if strings.EqualFold(alg, "none") {
-		return cfgErr("IDTokenSigningAlg", `must not be "none"`)
-	}
-	if !knownSigningAlgs[alg] {
-		return cfgErr("IDTokenSigningAlg", "unsupported algorithm %q", alg)
-	}
-	if strings.HasPrefix(alg, "HS") && s.clientSecret == "" {
-		return cfgErr("ClientSecret", "is required for ID tokens with HMAC based algorithms (%s)", alg)
-	}
-	s.alg = alg
-	return nil
-}
-
-func (s *settings) resolveSession(cfg Config) error {
-	sc := cfg.Session
-	s.rolling = boolOr(sc.Rolling, true)
-	s.rollingDur = sc.RollingDuration
-	s.absoluteDur = sc.AbsoluteDuration
-	if s.rolling {
-		if s.rollingDur < 0 {
-			return cfgErr("Session.RollingDuration", "must be positive when Session.Rolling is true")
-		}
-		if s.rollingDur == 0 {
-			s.rollingDur = defaultRollingDuration
-		}
-	} else {
-		if s.rollingDur != 0 {
-			return cfgErr("Session.RollingDuration", "must be zero when Session.Rolling is false")
-		}
-		if s.absoluteDur < 0 {
-			return cfgErr("Session.AbsoluteDuration", "must be positive when Session.Rolling is false")
-		}
-	}
-	if s.absoluteDur == 0 {
-		s.absoluteDur = defaultAbsoluteDuration
-	}
-	for opt, d := range map[string]time.Duration{"Session.RollingDuration": s.rollingDur, "Session.AbsoluteDuration": s.absoluteDur} {
-		if d > 0 && d < time.Second {
-			return cfgErr(opt, "must be at least one second")
-		}
-	}
-
-	s.store = sc.Store
-	s.genid = sc.Genid
-	if s.genid == nil {
-		s.genid = s.defaultGenid
-	}
-	s.signStoreID = boolOr(sc.SignSessionStoreCookie, true)
-	s.requireSigned = boolOr(sc.RequireSignedSessionStoreCookie, s.signStoreID)
-	if s.requireSigned && !s.signStoreID {
-		return cfgErr("Session.RequireSignedSessionStoreCookie", "requires Session.SignSessionStoreCookie")
-	}
-	if s.store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie != nil || sc.RequireSignedSessionStoreCookie != nil) {
-		s.logger.Warn("oidc: Session.Genid and Session.SignSessionStoreCookie only apply with Session.Store")
-	}
-	s.touch = sc.TouchInterval
-	if s.touch == 0 {
-		s.touch = defaultTouchInterval
-	}
-
-	s.sessionName = sc.Name
-	if s.sessionName == "" {
-		s.sessionName = defaultSessionName
-	}
-	if !sessionNamePattern.MatchString(s.sessionName) {
-		return cfgErr("Session.Name", "may contain only letters, digits, '_', '.' and '-'")
-	}
-
-	c := sc.Cookie
-	https := s.baseURL.Scheme == "https"
-	a := cookieAttrs{
-		domain:    c.Domain,
-		path:      c.Path,
-		transient: c.Transient,
-		httpOnly:  boolOr(c.HTTPOnly, true),
-		secure:    boolOr(c.Secure, https),
-		sameSite:  c.SameSite,
-	}
-	if a.path == "" {
-		a.path = "/"
-	}
-	if !strings.HasPrefix(a.path, "/") || strings.ContainsAny(a.path, ";\x00\r\n\t ") {
-		return cfgErr("Session.Cookie.Path", "must be an absolute path such as \"/\"")
-	}
-	if strings.ContainsAny(a.domain, ";,/\\ \t\r\n\x00") {
-		return cfgErr("Session.Cookie.Domain", "is not a valid domain")
-	}
-	if a.sameSite == 0 || a.sameSite == http.SameSiteDefaultMode {
-		a.sameSite = http.SameSiteLaxMode
-	}
-	if a.sameSite != http.SameSiteLaxMode && a.sameSite != http.SameSiteStrictMode && a.sameSite != http.SameSiteNoneMode {
-		return cfgErr("Session.Cookie.SameSite", "must be Lax, Strict or None")
-	}
-	if a.secure && !https {
-		return cfgErr("Session.Cookie.Secure", "cookies set with the Secure attribute are not sent over the http BaseURL")
-	}
-	if !a.secure && https {
-		s.logger.Warn("oidc: Session.Cookie.Secure is false although BaseURL is https")
-	}
-	if a.sameSite == http.SameSiteNoneMode && !a.secure {
-		return cfgErr("Session.Cookie.SameSite", "None requires Session.Cookie.Secure (and an https BaseURL)")
-	}
-	s.cookie = a
-	if err := checkCookiePrefixes(s.sessionCookiesWritten()); err != nil {
-		return err
-	}
-	if s.chunkSize(0) < minChunkSize {
-		return cfgErr("Session.Cookie.Path", "together with Session.Cookie.Domain and Session.Name is too long for a cookie")
-	}
-
-	s.txName = cfg.TransactionCookie.Name
-	if s.txName == "" {
-		s.txName = defaultTransactionName
-	}
-	if !sessionNamePattern.MatchString(s.txName) {
-		return cfgErr("TransactionCookie.Name", "may contain only letters, digits, '_', '.' and '-'")
-	}
-	s.txSameSite = cfg.TransactionCookie.SameSite
-	if s.txSameSite == 0 || s.txSameSite == http.SameSiteDefaultMode {
-		s.txSameSite = a.sameSite
-	}
-	if s.txSameSite != http.SameSiteLaxMode && s.txSameSite != http.SameSiteStrictMode && s.txSameSite != http.SameSiteNoneMode {
-		return cfgErr("TransactionCookie.SameSite", "must be Lax, Strict or None")
-	}
-	if s.txSameSite == http.SameSiteNoneMode && !a.secure && s.responseMode != "form_post" {
-		return cfgErr("TransactionCookie.SameSite", "None requires Session.Cookie.Secure (and an https BaseURL)")
-	}
-	s.txFallback = txFallbackName(s.txName)
-	s.legacySameSite = boolOr(cfg.LegacySameSiteCookie, true)
-	s.txMaxAge = cfg.TransactionCookie.MaxAge
-	switch {
-	case s.txMaxAge < 0:
-		return cfgErr("TransactionCookie.MaxAge", "must not be negative")
-	case s.txMaxAge == 0:
-		s.txMaxAge = defaultTransactionMaxAge
-	case s.txMaxAge < minTransactionMaxAge:
-		return cfgErr("TransactionCookie.MaxAge", "must be at least %s", minTransactionMaxAge)
-	}
-	s.txExpress = cfg.TransactionCookie.ExpressFormat
-	if err := checkCookiePrefixes(s.txCookiesWritten()); err != nil {
-		return err
-	}
-	if s.responseMode == "form_post" && !https {
-		s.logger.Warn("oidc: response_mode form_post over an http BaseURL relies on browsers accepting Secure cookies on http://localhost")
-	}
-	return nil
 }
 
 // writtenCookie is a cookie the middleware writes, with the option that
@@ -596,57 +793,64 @@ func checkCookiePrefix(option string, c setCookie) error {
 	return nil
 }
 
-func (s *settings) resolveRoutes(cfg Config) error {
-	route := func(option, v, def string) (string, error) {
-		switch v {
+// resolveRoutes checks Routes and the redirect_uri. It reports whether the
+// login, logout and callback routes are valid (the back-channel route must
+// differ from them).
+func (s *settings) resolveRoutes(v *validator) bool {
+	mark := v.mark()
+	route := func(option, val, def string) string {
+		switch val {
 		case "":
-			return def, nil
+			return def
 		case RouteDisabled:
-			return "", nil
+			return ""
 		}
-		if !strings.HasPrefix(v, "/") {
-			v = "/" + v
+		if !strings.HasPrefix(val, "/") {
+			val = "/" + val
 		}
-		if strings.HasPrefix(v, "//") || strings.ContainsAny(v, "?#\\ \t\r\n\x00") {
-			return "", cfgErr(option, "must be a path relative to BaseURL, such as %q", def)
+		if strings.HasPrefix(val, "//") || strings.ContainsAny(val, "?#\\ \t\r\n\x00") {
+			v.fail(option, "must be a path relative to BaseURL, such as %q", def)
+			return ""
 		}
-		return v, nil
+		return val
 	}
-	var err error
-	if s.loginRoute, err = route("Routes.Login", cfg.Routes.Login, "/login"); err != nil {
-		return err
-	}
-	if s.logoutRoute, err = route("Routes.Logout", cfg.Routes.Logout, "/logout"); err != nil {
-		return err
-	}
-	if s.callbackRoute, err = route("Routes.Callback", cfg.Routes.Callback, "/callback"); err != nil {
-		return err
-	}
-	if ru, ok := s.authParams["redirect_uri"]; ok {
-		abs, ok := safeurl.Resolve(s.baseURL, ru)
-		if !ok {
-			return cfgErr(`AuthorizationParams["redirect_uri"]`, "must be a URL on BaseURL's origin")
+	rt := s.cfg.Routes
+	s.loginRoute = route("Routes.Login", rt.Login, "/login")
+	s.logoutRoute = route("Routes.Logout", rt.Logout, "/logout")
+	s.callbackRoute = route("Routes.Callback", rt.Callback, "/callback")
+	routesOK := v.clean(mark)
+	ru, hasRU := s.authParams["redirect_uri"]
+	delete(s.authParams, "redirect_uri")
+	switch {
+	case !hasRU && rt.Callback == RouteDisabled:
+		v.fail(`AuthorizationParams["redirect_uri"]`, "is required when Routes.Callback is disabled")
+	case s.baseURL == nil:
+		// The redirect URIs are resolved against BaseURL.
+	case hasRU:
+		if abs, ok := safeurl.Resolve(s.baseURL, ru); ok {
+			s.redirectURI = abs
+		} else {
+			v.fail(`AuthorizationParams["redirect_uri"]`, "must be a URL on BaseURL's origin")
 		}
-		s.redirectURI = abs
-		delete(s.authParams, "redirect_uri")
-	} else if s.callbackRoute != "" {
+	case s.callbackRoute != "":
 		s.redirectURI = joinURL(s.baseURL.String(), s.callbackRoute)
-	} else {
-		return cfgErr(`AuthorizationParams["redirect_uri"]`, "is required when Routes.Callback is disabled")
+	}
+	if s.baseURL == nil {
+		return routesOK
 	}
 	s.postLogoutRedirect = s.baseURL.String()
-	if p := cfg.Routes.PostLogoutRedirect; p != "" {
+	if p := rt.PostLogoutRedirect; p != "" {
 		target := p
 		if u, err := url.Parse(p); err == nil && !u.IsAbs() && !strings.HasPrefix(p, "//") {
 			target = joinURL(s.baseURL.String(), p)
 		}
-		abs, ok := safeurl.Resolve(s.baseURL, target)
-		if !ok {
-			return cfgErr("Routes.PostLogoutRedirect", "must be relative to BaseURL or on BaseURL's origin")
+		if abs, ok := safeurl.Resolve(s.baseURL, target); ok {
+			s.postLogoutRedirect = abs
+		} else {
+			v.fail("Routes.PostLogoutRedirect", "must be relative to BaseURL or on BaseURL's origin")
 		}
-		s.postLogoutRedirect = abs
 	}
-	return nil
+	return routesOK
 }
 
 // joinURL joins a base URL and a path the way url-join does for the simple

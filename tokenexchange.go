@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -47,11 +49,18 @@ type TokenExchangeOptions struct {
 	// not be blank when set.
 	Organization string
 	// Extra holds further parameters, such as a provider's "connection".
-	// Parameters that the fields above or the client authentication own
+	// A key that has a field above (organization, audience, scope,
+	// subject_token_type, requested_token_type, actor_token,
+	// actor_token_type) is used as that field when the field is empty, so
+	// Extra{"organization": "org_123"} sends organization=org_123; the
+	// field and the key set to different values, or the key set to "", is
+	// an error. The keys that the request or the client authentication own
 	// (grant_type, client_id, client_secret, client_assertion,
-	// client_assertion_type, subject_token, subject_token_type, actor_token,
-	// actor_token_type, requested_token_type, organization, audience, aud,
-	// scope) are silently dropped (logged at debug level by name).
+	// client_assertion_type, subject_token, and aud, which is not a
+	// token-exchange parameter: use Audience) are refused. Such errors are
+	// *TokenError "invalid_request" values naming the key, returned before
+	// anything is sent. (express-openid-connect drops all of these keys
+	// silently.)
 	Extra map[string]string
 }
 
@@ -82,12 +91,63 @@ type TokenExchangeResult struct {
 	Act map[string]any
 }
 
-// tokenExchangeDenylist are the Extra keys that are dropped.
-var tokenExchangeDenylist = map[string]bool{
-	"grant_type": true, "client_id": true, "client_secret": true, "client_assertion": true,
-	"client_assertion_type": true, "subject_token": true, "subject_token_type": true,
-	"actor_token": true, "actor_token_type": true, "requested_token_type": true,
-	"organization": true, "audience": true, "aud": true, "scope": true,
+// tokenExchangeReserved are the Extra keys that are refused, with the
+// reason.
+var tokenExchangeReserved = map[string]string{
+	"grant_type":            "is always " + GrantTypeTokenExchange,
+	"client_id":             "is set by the client authentication",
+	"client_secret":         "is set by the client authentication",
+	"client_assertion":      "is set by the client authentication",
+	"client_assertion_type": "is set by the client authentication",
+	"subject_token":         "must be given as SubjectToken",
+	"aud":                   "is not a token-exchange parameter; use Audience",
+}
+
+// field returns the option field that the Extra key names, or nil.
+func (o *TokenExchangeOptions) field(key string) (name string, f *string) {
+	switch key {
+	case "organization":
+		return "Organization", &o.Organization
+	case "audience":
+		return "Audience", &o.Audience
+	case "scope":
+		return "Scope", &o.Scope
+	case "subject_token_type":
+		return "SubjectTokenType", &o.SubjectTokenType
+	case "requested_token_type":
+		return "RequestedTokenType", &o.RequestedTokenType
+	case "actor_token":
+		return "ActorToken", &o.ActorToken
+	case "actor_token_type":
+		return "ActorTokenType", &o.ActorTokenType
+	}
+	return "", nil
+}
+
+// applyExtra moves the Extra keys that have a field of their own into
+// opts, and returns the remaining parameters to send. Reserved keys and
+// conflicts are errors that name the key (never its value, which may be a
+// token).
+func (o *TokenExchangeOptions) applyExtra() (map[string]string, error) {
+	rest := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(o.Extra)) {
+		v := o.Extra[k]
+		if why, ok := tokenExchangeReserved[k]; ok {
+			return nil, localTokenError(fmt.Sprintf("Extra[%q] cannot be set: it %s", k, why))
+		}
+		name, f := o.field(k)
+		switch {
+		case f == nil:
+			rest[k] = v
+		case v == "":
+			return nil, localTokenError(fmt.Sprintf("Extra[%q] is empty; leave it out, or set %s", k, name))
+		case *f == "":
+			*f = v
+		case *f != v:
+			return nil, localTokenError(fmt.Sprintf("Extra[%q] and %s are both set, to different values; set only %s", k, name, name))
+		}
+	}
+	return rest, nil
 }
 
 // tokenExchangeKnown are the response members TokenExchangeResult has fields
@@ -106,11 +166,12 @@ var bearerPrefixRE = regexp.MustCompile(`(?i)^bearer\s+`)
 // TokenExchangeOptions.
 //
 // Errors are *TokenError values:
-//   - before any network call, 400 "invalid_request": no subject token (for
-//     example an anonymous request, or a session without an access token),
-//     a subject token with surrounding whitespace or a "Bearer " prefix, a
-//     blank Organization, or an actor token without its type (or a type
-//     without a token);
+//   - before any network call, 400 "invalid_request" wrapping
+//     ErrBadRequest: no subject token (for example an anonymous request, or
+//     a session without an access token), a subject token with surrounding
+//     whitespace or a "Bearer " prefix, a blank Organization, an actor
+//     token without its type (or a type without a token), or an Extra key
+//     that is refused or conflicts with its field;
 //   - the provider's OAuth error, with StatusCode 401 for "mfa_required" and
 //     400 otherwise, its error code and description;
 //   - 503 wrapping ErrProviderUnavailable when the provider cannot be
@@ -119,6 +180,10 @@ var bearerPrefixRE = regexp.MustCompile(`(?i)^bearer\s+`)
 //     issued_token_type or a supported token_type (bearer, dpop or n_a).
 func (c *Context) CustomTokenExchange(ctx context.Context, opts TokenExchangeOptions) (*TokenExchangeResult, error) {
 	m := c.m
+	extra, err := opts.applyExtra()
+	if err != nil {
+		return nil, err
+	}
 	subject := opts.SubjectToken
 	if subject == "" {
 		if at := c.AccessToken(); at != nil {
@@ -155,11 +220,7 @@ func (c *Context) CustomTokenExchange(ctx context.Context, opts TokenExchangeOpt
 	set("organization", opts.Organization)
 	set("audience", orDefault(opts.Audience, m.s.authParams["audience"]))
 	set("scope", orDefault(opts.Scope, m.s.authParams["scope"]))
-	for k, v := range opts.Extra {
-		if tokenExchangeDenylist[k] {
-			m.s.logger.Debug("oidc: token exchange: reserved parameter dropped from Extra", "param", k)
-			continue
-		}
+	for k, v := range extra {
 		form.Set(k, v)
 	}
 

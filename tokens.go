@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -87,7 +88,8 @@ type RefreshOptions struct {
 	// TokenEndpointParams are extra parameters of the refresh request, merged
 	// over Config.TokenEndpointParams (for example "audience" or "scope").
 	// grant_type, refresh_token and the client authentication parameters
-	// cannot be set.
+	// cannot be set: Refresh returns a *TokenError "invalid_request" naming
+	// the key (wrapping ErrBadRequest) before anything is sent.
 	TokenEndpointParams map[string]string
 }
 
@@ -95,6 +97,23 @@ type RefreshOptions struct {
 var refreshReserved = map[string]bool{
 	"grant_type": true, "refresh_token": true, "client_id": true, "client_secret": true,
 	"client_assertion": true, "client_assertion_type": true,
+}
+
+// refreshParams merges opts over Config.TokenEndpointParams, refusing the
+// keys the refresh request sets itself. (Config.TokenEndpointParams was
+// checked by New.)
+func (m *Middleware) refreshParams(opts RefreshOptions) (map[string]string, error) {
+	params := map[string]string{}
+	for k, v := range m.s.tokenParams {
+		params[k] = v
+	}
+	for _, k := range slices.Sorted(maps.Keys(opts.TokenEndpointParams)) {
+		if refreshReserved[k] {
+			return nil, localTokenError(fmt.Sprintf("RefreshOptions.TokenEndpointParams[%q] cannot be set: the refresh request sets it", k))
+		}
+		params[k] = opts.TokenEndpointParams[k]
+	}
+	return params, nil
 }
 
 // Refresh redeems the session's refresh token at the token endpoint and
@@ -169,13 +188,9 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 	if err != nil {
 		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no valid ID token.", ErrNoRefreshToken)
 	}
-	params := map[string]string{}
-	for _, src := range []map[string]string{m.s.tokenParams, opts.TokenEndpointParams} {
-		for k, v := range src {
-			if !refreshReserved[k] {
-				params[k] = v
-			}
-		}
+	params, err := m.refreshParams(opts)
+	if err != nil {
+		return nil, err
 	}
 	res, err := m.refreshes.do(ctx, m.s.now, sha256.Sum256([]byte(rt)), sha256.Sum256([]byte(at)),
 		func(ctx context.Context) (*refreshResult, error) {

@@ -315,10 +315,9 @@ func TestRefresh(t *testing.T) {
 		})
 		e.login()
 		before := e.tokens()
-		_, err := e.refresh(RefreshOptions{TokenEndpointParams: map[string]string{
-			"force": "true", "shared": "call",
-			"grant_type": "password", "refresh_token": "evil", "client_id": "evil", "client_secret": "evil",
-		}})
+		// The protocol parameters are refused, naming the key:
+		// TestRefreshOptionsReservedParams.
+		_, err := e.refresh(RefreshOptions{TokenEndpointParams: map[string]string{"force": "true", "shared": "call"}})
 		require.NoError(t, err)
 		f := e.op.LastTokenRequest().PostForm
 		assert.Equal(t, "true", f.Get("longeLiving"))
