@@ -34,8 +34,14 @@ type LoginOptions struct {
 
 // Login starts a login: it stores a new transaction in the transaction
 // cookie and redirects the browser to the provider. Errors (for example an
-// unreachable provider, 503) are rendered with Config.ErrorHandler.
+// unreachable provider, 503) are rendered with Config.ErrorHandler. On a nil
+// Context (a handler not wrapped by Auth) it answers 500 with the default
+// error page.
 func (c *Context) Login(w http.ResponseWriter, r *http.Request, opts LoginOptions) {
+	if c == nil {
+		defaultErrorHandler(w, r, noMiddlewareError())
+		return
+	}
 	m := c.m
 	if err := m.login(w, r, opts); err != nil {
 		m.s.errorHandler(w, r, err)
