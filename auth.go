@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,10 @@ type Middleware struct {
 	// counts those in flight, to bound them.
 	revocations sync.WaitGroup
 	revoking    atomic.Int32
+	// redirectRel and redirectFull locate the path of the configured
+	// redirect_uri (isRedirectPath): relative to BaseURL's path when it lies
+	// under it, else the whole path ("" when unused).
+	redirectRel, redirectFull string
 }
 
 // New validates cfg and builds the middleware. It never contacts the
@@ -57,6 +62,10 @@ func New(cfg Config) (*Middleware, error) {
 	m.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	m.ownName = []string{s.sessionName}
 	m.provider = newDiscovery(s)
+	m.redirectRel, m.redirectFull = redirectPaths(s.basePath, s.redirectURI)
+	if s.authRequired && (m.redirectRel == "/" || m.redirectFull == "/") {
+		s.logger.Warn("oidc: the redirect_uri is the application's root; AuthRequired does not guard GET and POST requests to it")
+	}
 	return m, nil
 }
 
@@ -118,6 +127,15 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, c *Context, n
 		c.Callback(w, r, CallbackOptions{})
 		return
 	}
+	// The application's own callback route (Routes.Callback disabled, the
+	// configured redirect_uri pointing at a handler that calls
+	// Context.Callback) receives anonymous browsers by design: guarding it
+	// would send every authorization response back to the provider, in a
+	// loop.
+	if (r.Method == http.MethodGet || r.Method == http.MethodPost) && m.isRedirectPath(r.URL.Path) {
+		next.ServeHTTP(w, r)
+		return
+	}
 	if m.s.authRequired && !c.IsAuthenticated() {
 		m.requireLogin(w, r, c)
 		return
@@ -133,18 +151,64 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, c *Context, n
 // (so both a mounted and a prefix-stripped application work),
 // case-insensitively and with an optional trailing slash, like Express.
 func (m *Middleware) route(path string) string {
-	p := path
-	if bp := m.s.basePath; bp != "" && len(p) >= len(bp) && strings.EqualFold(p[:len(bp)], bp) &&
-		(len(p) == len(bp) || p[len(bp)] == '/') {
-		p = p[len(bp):]
-	}
-	if len(p) > 1 {
-		p = strings.TrimSuffix(p, "/")
-	}
+	p := relativePath(m.s.basePath, path)
 	for _, rt := range [...]string{m.s.loginRoute, m.s.logoutRoute, m.s.callbackRoute, m.s.backchannelRoute()} {
 		if rt != "" && strings.EqualFold(p, rt) {
 			return rt
 		}
 	}
 	return ""
+}
+
+// relativePath returns path relative to basePath when it lies under it
+// (compared case-insensitively), else path itself, without a trailing slash
+// ("" for basePath itself).
+func relativePath(basePath, path string) string {
+	p := path
+	if bp := basePath; bp != "" && len(p) >= len(bp) && strings.EqualFold(p[:len(bp)], bp) &&
+		(len(p) == len(bp) || p[len(bp)] == '/') {
+		p = p[len(bp):]
+	}
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	return p
+}
+
+// redirectPaths returns the path of redirectURI as isRedirectPath matches
+// it: relative to basePath (rel, "/" for BaseURL itself) when it lies under
+// it, else the whole path (full).
+func redirectPaths(basePath, redirectURI string) (rel, full string) {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return "", ""
+	}
+	p := u.Path
+	if p == "" {
+		p = "/"
+	}
+	if basePath == "" || (len(p) >= len(basePath) && strings.EqualFold(p[:len(basePath)], basePath) &&
+		(len(p) == len(basePath) || p[len(basePath)] == '/')) {
+		rel = relativePath(basePath, p)
+		if rel == "" {
+			rel = "/"
+		}
+		return rel, ""
+	}
+	return "", relativePath("", p)
+}
+
+// isRedirectPath reports whether path is the path of the configured
+// redirect_uri, matched like the built-in routes: relative to BaseURL's
+// path when the request carries it, case-insensitively and with an optional
+// trailing slash.
+func (m *Middleware) isRedirectPath(path string) bool {
+	if m.redirectRel != "" {
+		p := relativePath(m.s.basePath, path)
+		if p == "" {
+			p = "/"
+		}
+		return strings.EqualFold(p, m.redirectRel)
+	}
+	return m.redirectFull != "" && strings.EqualFold(relativePath("", path), m.redirectFull)
 }

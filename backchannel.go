@@ -241,11 +241,16 @@ func (s *settings) backchannelRouteOf(v *validator, routesOK bool) string {
 // the back-channel logout event; no nonce; sub or sid; typ absent, "JWT" or
 // "logout+jwt"; jti required and not seen before. Success is 200 with an
 // empty body; anything else is 400 with a JSON {error, error_description}.
-// Every response carries Cache-Control: no-store.
+// Every response carries Cache-Control: no-store. On a nil Context (a
+// handler not wrapped by Auth) it answers 500 with the default error page.
 func (c *Context) BackchannelLogout(w http.ResponseWriter, r *http.Request) {
+	if c == nil {
+		defaultErrorHandler(w, r, noMiddlewareError())
+		return
+	}
 	m := c.m
 	c.mu.Lock()
-	c.committed = true // never read, extend or clear the session here
+	c.committed, c.frozen = true, true // never read, extend or clear the session here
 	c.mu.Unlock()
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -700,13 +705,13 @@ func (m *Middleware) backchannelGate(w http.ResponseWriter, r *http.Request, c *
 	out, err := b.isLoggedOut(r, c)
 	if err == nil {
 		if out {
-			c.SetSession(Session{})
+			_ = c.SetSession(Session{}) // before the response: cannot fail
 		}
 		return true
 	}
 	m.s.logger.Error("oidc: back-channel logout check failed", "error", err.Error())
 	c.mu.Lock()
-	c.committed = true // neither clear nor extend the session
+	c.committed, c.frozen = true, true // neither clear nor extend the session
 	c.mu.Unlock()
 	var e *Error
 	if !errors.As(err, &e) {

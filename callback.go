@@ -43,8 +43,13 @@ type CallbackOptions struct {
 // The transaction cookie is cleared whatever the outcome, except for a
 // response that cannot belong to it (another state, or delivered by another
 // method than the login asked for). Errors are rendered with
-// Config.ErrorHandler (400 for an invalid response).
+// Config.ErrorHandler (400 for an invalid response). On a nil Context (a
+// handler not wrapped by Auth) it answers 500 with the default error page.
 func (c *Context) Callback(w http.ResponseWriter, r *http.Request, opts CallbackOptions) {
+	if c == nil {
+		defaultErrorHandler(w, r, noMiddlewareError())
+		return
+	}
 	m := c.m
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")

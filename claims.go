@@ -36,7 +36,7 @@ func RequiresAuth() func(http.Handler) http.Handler {
 func contextOrFail(w http.ResponseWriter, r *http.Request) *Context {
 	c := FromRequest(r)
 	if c == nil {
-		http.Error(w, ErrNoMiddleware.Error(), http.StatusInternalServerError)
+		defaultErrorHandler(w, r, noMiddlewareError())
 	}
 	return c
 }

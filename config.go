@@ -116,7 +116,9 @@ type Config struct {
 
 	// AuthRequired makes every route that the middleware wraps require a
 	// login, as if wrapped with RequiresAuth. Default: true. Use Bool(false)
-	// and guard single routes with RequiresAuth instead.
+	// and guard single routes with RequiresAuth instead. GET and POST
+	// requests to the path of the redirect_uri (an application's own
+	// callback route, with Routes.Callback disabled) are never guarded.
 	AuthRequired *bool
 
 	// ErrorOnRequiredAuth answers 401 instead of redirecting to the login

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -17,6 +18,23 @@ type contextKey struct{}
 // of express-openid-connect's req.oidc and res.oidc. Get it with
 // FromRequest or FromContext inside a handler wrapped by Auth. Its methods
 // are safe for concurrent use.
+//
+// Outside Auth, FromRequest returns nil, and the methods of a nil *Context
+// never panic: the readers answer as for an anonymous request
+// (IsAuthenticated false, User and IDTokenClaims nil, IDToken "", Session
+// and Get not found, AccessToken nil, RefreshToken ""); Set, Delete and
+// SetSession return ErrNoMiddleware, Refresh and FetchUserInfo an *Error
+// (500) wrapping it, and CustomTokenExchange a *TokenError (500) wrapping
+// it; Login, Logout, Callback and BackchannelLogout answer with the default
+// error page, 500 with an *Error wrapping ErrNoMiddleware (there is no
+// Config.ErrorHandler without the middleware).
+//
+// Session changes (Set, Delete, SetSession, Refresh) are saved when the
+// response headers are written. A change made after that cannot reach the
+// browser: in cookie mode it is refused with ErrResponseCommitted and the
+// session is left as it was; in store mode a session that keeps its store
+// id is written to the store at once instead, since the browser's cookie
+// still names it (a new session, which needs a new cookie, is refused).
 type Context struct {
 	m   *Middleware
 	req *http.Request
@@ -27,7 +45,8 @@ type Context struct {
 	sess      sessionState
 	claims    Claims // decoded ID-token claims, cached
 	claimsFor Secret // the id_token the claims were decoded from
-	committed bool
+	committed bool   // the response headers were written (writer.go)
+	frozen    bool   // never save the session in this response (back-channel routes)
 }
 
 // FromContext returns the Context that Auth stored in ctx, or nil when the
@@ -41,6 +60,13 @@ func FromContext(ctx context.Context) *Context {
 // Auth.
 func FromRequest(r *http.Request) *Context {
 	return FromContext(r.Context())
+}
+
+// noMiddlewareError is the *Error of the Context methods that need the
+// middleware, called on a nil Context.
+func noMiddlewareError() *Error {
+	return newError(http.StatusInternalServerError, "server_error",
+		"The oidc middleware is not installed for this route (wrap the handler with oidc.Auth).", ErrNoMiddleware)
 }
 
 // session returns the loaded session data (nil when anonymous). The caller
@@ -70,6 +96,9 @@ func (c *Context) storeError() error {
 
 // IsAuthenticated reports whether the request carries a valid login session.
 func (c *Context) IsAuthenticated() bool {
+	if c == nil {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.session()
@@ -87,6 +116,9 @@ func (c *Context) IsAuthenticated() bool {
 
 // IDToken returns the raw ID token of the session, or "".
 func (c *Context) IDToken() string {
+	if c == nil {
+		return ""
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s := c.session(); s != nil {
@@ -100,6 +132,9 @@ func (c *Context) IDToken() string {
 // from the encrypted session. When the token lacks "sid", the sid saved at
 // login is filled in. The returned map is a copy.
 func (c *Context) IDTokenClaims() Claims {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.idTokenClaimsLocked().clone()
@@ -108,6 +143,9 @@ func (c *Context) IDTokenClaims() Claims {
 // User returns the ID-token claims without Config.IdentityClaimFilter's
 // protocol claims, or nil when the request is anonymous.
 func (c *Context) User() Claims {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	claims := c.idTokenClaimsLocked()
@@ -149,6 +187,9 @@ func (c *Context) idTokenClaimsLocked() Claims {
 // Session returns a copy of the session data and true, or false when there is
 // no session. Use SetSession to change it.
 func (c *Context) Session() (Session, bool) {
+	if c == nil {
+		return Session{}, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.session()
@@ -160,6 +201,9 @@ func (c *Context) Session() (Session, bool) {
 
 // Get returns the application value stored under key in the session.
 func (c *Context) Get(key string) (any, bool) {
+	if c == nil {
+		return nil, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.session()
@@ -171,11 +215,21 @@ func (c *Context) Get(key string) (any, bool) {
 }
 
 // Set stores an application value in the session; it is saved with the
-// response. The value must be JSON-encodable, and key must not be one of the
-// keys the library uses (id_token, access_token, refresh_token, token_type,
-// expires_at, sid, sessionExpiresAt, loginStartedAt). Anonymous sessions may
-// hold values too.
+// response, so call Set before writing it. The value must be
+// JSON-encodable, and key must not be one of the keys the library uses
+// (id_token, access_token, refresh_token, token_type, expires_at, sid,
+// sessionExpiresAt, loginStartedAt). Anonymous sessions may hold values too.
+//
+// After the response headers were written, Set returns
+// ErrResponseCommitted and changes nothing, except in store mode for a
+// session that already has a store entry: the entry is then updated at once
+// (an error wrapping ErrStoreUnavailable if that fails, with the session
+// left as it was). Without the middleware (a nil Context) it returns
+// ErrNoMiddleware.
 func (c *Context) Set(key string, value any) error {
+	if c == nil {
+		return ErrNoMiddleware
+	}
 	if reservedKeys[key] {
 		return fmt.Errorf("oidc: session key %q is reserved", key)
 	}
@@ -184,8 +238,11 @@ func (c *Context) Set(key string, value any) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.warnIfCommitted()
 	s := c.session()
+	if err := c.lateChangeLocked(); err != nil {
+		return err
+	}
+	prev := c.lateSnapshotLocked()
 	if s == nil {
 		s = &Session{}
 		c.sess.data = s
@@ -195,30 +252,58 @@ func (c *Context) Set(key string, value any) error {
 	}
 	s.Values[key] = value
 	c.sess.dirty = true
-	return nil
+	return c.saveLateLocked(prev)
 }
 
-// Delete removes an application value from the session.
-func (c *Context) Delete(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.warnIfCommitted()
-	if s := c.session(); s != nil {
-		if _, ok := s.Values[key]; ok {
-			delete(s.Values, key)
-			c.sess.dirty = true
-		}
+// Delete removes an application value from the session; the change is saved
+// with the response. Deleting a key that is not set changes nothing and
+// returns nil. Otherwise, after the response headers were written, Delete
+// returns ErrResponseCommitted and keeps the value, except in store mode for
+// a session that already has a store entry, which is updated at once (as for
+// Set). Without the middleware (a nil Context) it returns ErrNoMiddleware.
+func (c *Context) Delete(key string) error {
+	if c == nil {
+		return ErrNoMiddleware
 	}
-}
-
-// SetSession replaces the whole session. A zero Session logs the user out
-// locally (the cookie is cleared).
-func (c *Context) SetSession(s Session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.warnIfCommitted()
+	s := c.session()
+	if s == nil {
+		return nil
+	}
+	if _, ok := s.Values[key]; !ok {
+		return nil
+	}
+	if err := c.lateChangeLocked(); err != nil {
+		return err
+	}
+	prev := c.lateSnapshotLocked()
+	delete(s.Values, key)
+	c.sess.dirty = true
+	return c.saveLateLocked(prev)
+}
+
+// SetSession replaces the whole session; the change is saved with the
+// response. A zero Session logs the user out locally (the cookie is
+// cleared). After the response headers were written, SetSession returns
+// ErrResponseCommitted and changes nothing, except in store mode for a
+// session that already has a store entry: the entry is then replaced (or,
+// for a zero Session, destroyed) at once, and the browser's cookie, which
+// names it, sees the change from its next request. Without the middleware
+// (a nil Context) it returns ErrNoMiddleware.
+func (c *Context) SetSession(s Session) error {
+	if c == nil {
+		return ErrNoMiddleware
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.session()
+	if err := c.lateChangeLocked(); err != nil {
+		return err
+	}
+	prev := c.lateSnapshotLocked()
 	c.setSessionLocked(s.clone())
+	return c.saveLateLocked(prev)
 }
 
 func (c *Context) setSessionLocked(s *Session) {
@@ -230,10 +315,64 @@ func (c *Context) setSessionLocked(s *Session) {
 	c.claims, c.claimsFor = nil, ""
 }
 
-func (c *Context) warnIfCommitted() {
-	if c.committed {
-		c.m.s.logger.Warn("oidc: session changed after the response headers were written; the change is lost")
+// lateChangeLocked reports whether a session change made now can still be
+// saved: ErrResponseCommitted when the response headers were written and the
+// change could only reach the browser in a new cookie. In store mode a
+// session that keeps its store id can still be changed: saveLateLocked
+// writes the entry at once. The caller holds c.mu and has loaded the
+// session.
+func (c *Context) lateChangeLocked() error {
+	if !c.committed {
+		return nil
 	}
+	st := &c.sess
+	switch {
+	case c.frozen || c.m.s.store == nil:
+		return ErrResponseCommitted
+	case st.storeErr != nil:
+		return fmt.Errorf("%w: %w", ErrResponseCommitted, st.storeErr)
+	case st.id == "" || st.regenerate || !st.hadValid:
+		return ErrResponseCommitted // a new session needs a new cookie
+	}
+	return nil
+}
+
+// lateSnapshotLocked returns what saveLateLocked puts back when a late
+// store write fails: a copy of the session before the change, or nil when
+// the response is not committed yet (nothing to put back).
+func (c *Context) lateSnapshotLocked() *lateSnapshot {
+	if !c.committed {
+		return nil
+	}
+	return &lateSnapshot{data: c.sess.data.clone(), dirty: c.sess.dirty}
+}
+
+// lateSnapshot is the session state before a change made after the
+// response was committed.
+type lateSnapshot struct {
+	data  *Session
+	dirty bool
+}
+
+// saveLateLocked saves a change made after the response was committed
+// (lateChangeLocked allowed it) to the store at once. If that fails, the
+// session is put back as it was (prev) and the error is returned. Before
+// the response is committed (prev nil) it does nothing: the change is saved
+// with the response. The caller holds c.mu.
+func (c *Context) saveLateLocked(prev *lateSnapshot) error {
+	if prev == nil {
+		return nil
+	}
+	err := c.m.saveAfterCommit(c)
+	if err == nil {
+		return nil
+	}
+	c.m.s.logger.Warn("oidc: session change after the response not saved", "error", err.Error())
+	if !errors.Is(err, errSessionGone) {
+		c.sess.data, c.sess.dirty = prev.data, prev.dirty
+		c.claims, c.claimsFor = nil, ""
+	}
+	return err
 }
 
 // Claims is a set of JWT claims. Numbers are float64, as encoding/json

@@ -48,6 +48,12 @@ var (
 	// to a Context method (LoginOptions, CallbackOptions, RefreshOptions,
 	// TokenExchangeOptions) cannot be used; the error names the option.
 	ErrBadRequest = errors.New("oidc: bad request")
+	// ErrResponseCommitted: a session change (Context.Set, Delete,
+	// SetSession, Refresh) was refused because the response headers were
+	// already written and the change could no longer be saved. The session
+	// is left as it was. In store mode a change to a session that keeps its
+	// store id is still saved (to the store, at once) and does not fail.
+	ErrResponseCommitted = errors.New("oidc: the response headers were already written; the session change cannot be saved")
 
 	// Back-channel logout (backchannel.go).
 

@@ -43,7 +43,9 @@ type LoginOptions struct {
 
 // Login starts a login: it stores a new transaction in the transaction
 // cookie and redirects the browser to the provider. Errors (for example an
-// unreachable provider, 503) are rendered with Config.ErrorHandler.
+// unreachable provider, 503) are rendered with Config.ErrorHandler. On a nil
+// Context (a handler not wrapped by Auth) it answers 500 with the default
+// error page.
 //
 // A GET (or HEAD) request that arrived at another name of BaseURL's
 // loopback host (127.0.0.1 or [::1] for localhost, or the reverse, with the
@@ -51,6 +53,10 @@ type LoginOptions struct {
 // before anything is stored: the callback returns to BaseURL, and the
 // browser would not send it the transaction cookie set on another host.
 func (c *Context) Login(w http.ResponseWriter, r *http.Request, opts LoginOptions) {
+	if c == nil {
+		defaultErrorHandler(w, r, noMiddlewareError())
+		return
+	}
 	m := c.m
 	if err := m.login(w, r, opts); err != nil {
 		// Discovery has logged its own failures.

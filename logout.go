@@ -32,7 +32,14 @@ type LogoutOptions struct {
 // authentication). The revocation runs in the background after the
 // response, bounded by HTTPTimeout and at most 2 seconds; a failure is
 // logged at Warn and never fails or delays the logout.
+//
+// On a nil Context (a handler not wrapped by Auth) it answers 500 with the
+// default error page.
 func (c *Context) Logout(w http.ResponseWriter, r *http.Request, opts LogoutOptions) {
+	if c == nil {
+		defaultErrorHandler(w, r, noMiddlewareError())
+		return
+	}
 	m := c.m
 	returnURL := m.s.postLogoutRedirect
 	if opts.ReturnTo != "" {

@@ -177,8 +177,14 @@ var bearerPrefixRE = regexp.MustCompile(`(?i)^bearer\s+`)
 //   - 503 wrapping ErrProviderUnavailable when the provider cannot be
 //     reached, times out or answers 5xx (express-openid-connect answers 400);
 //   - 502 "invalid_token_response" when the answer lacks access_token,
-//     issued_token_type or a supported token_type (bearer, dpop or n_a).
+//     issued_token_type or a supported token_type (bearer, dpop or n_a);
+//   - 500 "server_error" wrapping ErrNoMiddleware on a nil Context (a
+//     handler not wrapped by Auth).
 func (c *Context) CustomTokenExchange(ctx context.Context, opts TokenExchangeOptions) (*TokenExchangeResult, error) {
+	if c == nil {
+		return nil, &TokenError{ErrorCode: "server_error", Description: "the oidc middleware is not installed for this route",
+			StatusCode: http.StatusInternalServerError, cause: ErrNoMiddleware}
+	}
 	m := c.m
 	extra, err := opts.applyExtra()
 	if err != nil {

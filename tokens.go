@@ -51,6 +51,9 @@ func (t *AccessToken) IsExpired() bool {
 // without expires_in gives no AccessToken (the token is still in Session).
 // Each call builds a new value; it is not updated by a later Refresh.
 func (c *Context) AccessToken() *AccessToken {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.accessTokenLocked()
@@ -75,6 +78,9 @@ func (c *Context) accessTokenLocked() *AccessToken {
 // RefreshToken returns the session's refresh token, or "" when there is
 // none (or no logged-in session).
 func (c *Context) RefreshToken() string {
+	if c == nil {
+		return ""
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s := c.session(); s != nil && s.IDToken != "" {
@@ -118,9 +124,19 @@ func (m *Middleware) refreshParams(opts RefreshOptions) (map[string]string, erro
 
 // Refresh redeems the session's refresh token at the token endpoint and
 // updates the session with the answer; the new session is saved with the
-// response, so call Refresh before writing it. It returns the new
-// AccessToken (nil, with a nil error, when the provider sent no expires_in,
-// as in express-openid-connect).
+// response (in store mode also to the store at once), so call Refresh
+// before writing it. It returns the new AccessToken (nil, with a nil error,
+// when the provider sent no expires_in, as in express-openid-connect).
+//
+// After the response headers were written, the refreshed session could not
+// reach the browser's cookie, so in cookie mode Refresh fails with
+// ErrResponseCommitted without calling the provider: the refresh token is
+// not rotated and the session stays as it was. In store mode a session that
+// already has a store entry is refreshed and its entry updated at once (the
+// cookie names it); if that write fails the refreshed tokens are lost and
+// the error wraps ErrStoreUnavailable. Do not write the response
+// concurrently with a Refresh: a response committed while the provider
+// answers loses the refreshed tokens the same way.
 //
 // The session is updated like express-openid-connect does: the access token
 // and its type (normalised to "Bearer") and expiry (the time of the answer
@@ -143,9 +159,15 @@ func (m *Middleware) refreshParams(opts RefreshOptions) (map[string]string, erro
 // Config.HTTPTimeout; a caller whose ctx ends stops waiting for it.
 //
 // Errors:
-//   - before any network call: an *Error wrapping ErrSessionExpired (401)
-//     when the provider's session_expiry ceiling is reached, or
-//     ErrNoRefreshToken (401) when the session has no refresh token;
+//   - before any network call: an *Error wrapping ErrResponseCommitted
+//     (500) after the response headers were written (see above; checked
+//     first), ErrSessionExpired (401) when the provider's session_expiry
+//     ceiling is reached, ErrNoRefreshToken (401) when the session has no
+//     refresh token, or ErrNoMiddleware (500) on a nil Context (a handler
+//     not wrapped by Auth);
+//   - an *Error wrapping ErrStoreUnavailable (503) when, after the response
+//     headers were written, the refreshed session could not be written to
+//     the store;
 //   - a *TokenError for everything else. An answer with the OAuth error
 //     invalid_grant (the refresh token expired, was revoked or reused, or
 //     the user's consent or account is gone) ends the session: it is
@@ -166,9 +188,18 @@ func (m *Middleware) refreshParams(opts RefreshOptions) (map[string]string, erro
 //     invalid answer (including a rejected ID token, which also wraps
 //     ErrInvalidIDToken).
 func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToken, error) {
+	if c == nil {
+		return nil, noMiddlewareError()
+	}
 	m := c.m
 	c.mu.Lock()
 	s := c.session()
+	if err := c.lateChangeLocked(); err != nil {
+		// Decided before the provider is called: a refresh whose result
+		// cannot be saved must not rotate the refresh token.
+		c.mu.Unlock()
+		return nil, committedError(err)
+	}
 	var (
 		rt, at   string
 		sessExp  int64
@@ -212,29 +243,36 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 		}
 		return nil, err
 	}
-	tok, err := c.applyRefresh(res)
-	if err == nil {
-		c.persistRefresh()
-	}
-	return tok, err
+	return c.applyRefresh(res)
 }
 
 // storeRefreshWait is how long a request whose refresh was refused waits for
 // another instance's rotated tokens to appear in the shared store.
 const storeRefreshWait = 2 * time.Second
 
-// persistRefresh saves a refreshed session to the store at once (store mode),
-// so that other instances see the rotated refresh token before their own
-// refresh attempts fail.
-func (c *Context) persistRefresh() {
-	if c.m.s.store == nil {
-		return
+// committedError is Refresh's error for a change that can no longer be
+// saved (ErrResponseCommitted, possibly with the store's read error).
+func committedError(err error) *Error {
+	return newError(http.StatusInternalServerError, "server_error",
+		"The session cannot be refreshed after the response headers were written.", err)
+}
+
+// persistRefreshLocked saves a refreshed session to the store at once (store
+// mode), so that other instances see the rotated refresh token before their
+// own refresh attempts fail. After the response headers were written this
+// is the only save, and its failure is returned (with the session put back
+// as prev); before, the response saves it again. The caller holds c.mu.
+func (c *Context) persistRefreshLocked(prev *lateSnapshot) error {
+	if prev != nil {
+		return c.saveLateLocked(prev)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if c.m.s.store == nil {
+		return nil
+	}
 	if err := c.m.saveSession(c); err != nil {
 		c.m.s.logger.Warn("oidc: refreshed session not saved yet", "error", err.Error())
 	}
+	return nil
 }
 
 // adoptStoredRefresh re-reads the session from the store after invalid_grant
@@ -283,13 +321,16 @@ func (c *Context) dropTokens(rt string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.session()
-	if s == nil || string(s.RefreshToken) != rt {
+	if s == nil || string(s.RefreshToken) != rt || c.lateChangeLocked() != nil {
 		return
 	}
-	c.warnIfCommitted()
+	prev := c.lateSnapshotLocked()
 	ns := s.clone()
 	ns.AccessToken, ns.RefreshToken, ns.TokenType, ns.ExpiresAt = "", "", "", 0
 	c.setSessionLocked(ns)
+	if c.saveLateLocked(prev) != nil {
+		return
+	}
 	c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); API tokens removed from the session")
 }
 
@@ -301,12 +342,16 @@ func (c *Context) endSession(rt string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.session()
-	if s == nil || string(s.RefreshToken) != rt {
+	if s == nil || string(s.RefreshToken) != rt || c.lateChangeLocked() != nil {
 		return
 	}
-	c.warnIfCommitted()
+	prev := c.lateSnapshotLocked()
 	c.setSessionLocked(nil)
-	if c.m.s.store != nil {
+	if prev != nil {
+		if c.saveLateLocked(prev) != nil {
+			return
+		}
+	} else if c.m.s.store != nil {
 		if err := c.m.saveSession(c); err != nil {
 			c.m.s.logger.Warn("oidc: ended session not destroyed yet", "error", err.Error())
 		}
@@ -314,7 +359,8 @@ func (c *Context) endSession(rt string) {
 	c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); session ended")
 }
 
-// applyRefresh writes a refresh result into the request's session.
+// applyRefresh writes a refresh result into the request's session and, in
+// store mode, saves it at once.
 func (c *Context) applyRefresh(res *refreshResult) (*AccessToken, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -329,7 +375,11 @@ func (c *Context) applyRefresh(res *refreshResult) (*AccessToken, error) {
 				cause: ErrInvalidIDToken}
 		}
 	}
-	c.warnIfCommitted()
+	if err := c.lateChangeLocked(); err != nil {
+		// The response was written while the provider answered.
+		return nil, committedError(err)
+	}
+	prev := c.lateSnapshotLocked()
 	ns := s.clone()
 	ns.AccessToken = Secret(res.accessToken)
 	ns.TokenType = res.tokenType
@@ -344,7 +394,20 @@ func (c *Context) applyRefresh(res *refreshResult) (*AccessToken, error) {
 		ns.ExpiresAt = res.receivedAt.Unix() + res.expiresIn
 	}
 	c.setSessionLocked(ns)
+	if err := c.persistRefreshLocked(prev); err != nil {
+		return nil, refreshSaveError(err)
+	}
 	return c.accessTokenLocked(), nil
+}
+
+// refreshSaveError is Refresh's error when a refreshed session could not be
+// saved to the store after the response headers were written.
+func refreshSaveError(err error) *Error {
+	if errors.Is(err, ErrResponseCommitted) {
+		return committedError(err)
+	}
+	return newError(http.StatusServiceUnavailable, "session_store_unavailable",
+		"The refreshed session could not be saved. Please try again shortly.", err)
 }
 
 // refreshResult is one successful refresh, shared by the requests that

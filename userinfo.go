@@ -29,8 +29,13 @@ import (
 //   - 503 wrapping ErrProviderUnavailable when the provider cannot be
 //     reached, times out or answers 5xx;
 //   - 502 for any other answer that is not a 200 JSON object, including
-//     signed (application/jwt) answers, which are not supported.
+//     signed (application/jwt) answers, which are not supported;
+//   - 500 wrapping ErrNoMiddleware on a nil Context (a handler not wrapped
+//     by Auth).
 func (c *Context) FetchUserInfo(ctx context.Context) (Claims, error) {
+	if c == nil {
+		return nil, noMiddlewareError()
+	}
 	m := c.m
 	c.mu.Lock()
 	var at, sub string

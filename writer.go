@@ -1,6 +1,8 @@
 package oidc
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -49,3 +51,38 @@ func (w *responseWriter) Flush() {
 
 // Unwrap returns the underlying ResponseWriter, for http.ResponseController.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// saveAfterCommit saves a session change made after the response headers
+// were written (store mode, for a session that keeps its store id; see
+// Context.lateChangeLocked). The browser keeps the cookie it has, so the
+// entry is written under the same id with the same header (the cookie's
+// expiry is unchanged), or destroyed when the session became empty. A
+// session that was logged out meanwhile is not brought back: the error then
+// wraps ErrResponseCommitted. The caller holds c.mu.
+func (m *Middleware) saveAfterCommit(c *Context) error {
+	st := &c.sess
+	if st.data.empty() {
+		ctx, cancel := m.storeContext(c.req.Context())
+		err := m.s.store.Destroy(ctx, st.id)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		st.id, st.hadValid, st.dirty = "", false, false
+		st.data = nil
+		return nil
+	}
+	plain, err := st.data.marshal()
+	if err != nil {
+		return err
+	}
+	if err := m.storeWrite(c, st, st.header, plain); err != nil {
+		if errors.Is(err, errSessionGone) {
+			return fmt.Errorf("%w: %w", ErrResponseCommitted, err)
+		}
+		return err
+	}
+	st.dirty = false
+	st.snap = *st.data
+	return nil
+}

@@ -84,7 +84,10 @@ func goMux() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		oidc.FromRequest(r).SetSession(goShape(m))
+		if err := oidc.FromRequest(r).SetSession(goShape(m)); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux
