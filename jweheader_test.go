@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"encoding/base64"
+	"math"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -18,17 +19,25 @@ import (
 // These tests measure allocations, so they do not run in parallel.
 
 // allocsPerRun is testing.AllocsPerRun that also reports the bytes
-// allocated per run.
+// allocated per call. runtime.MemStats counts the whole process, so a
+// goroutine left over from another test can add to a round; it measures
+// five rounds of runs calls and keeps the smallest figures, which such
+// noise can only increase.
 func allocsPerRun(runs int, f func()) (allocs, bytes float64) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	f() // warm up
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range runs {
-		f()
+	allocs, bytes = math.Inf(1), math.Inf(1)
+	for range 5 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			f()
+		}
+		runtime.ReadMemStats(&after)
+		allocs = min(allocs, float64(after.Mallocs-before.Mallocs)/float64(runs))
+		bytes = min(bytes, float64(after.TotalAlloc-before.TotalAlloc)/float64(runs))
 	}
-	runtime.ReadMemStats(&after)
-	return float64(after.Mallocs-before.Mallocs) / float64(runs), float64(after.TotalAlloc-before.TotalAlloc) / float64(runs)
+	return allocs, bytes
 }
 
 // hostileHeaders returns session cookie values whose protected header is
@@ -84,8 +93,10 @@ func TestHostileSessionHeaderBoundedWork(t *testing.T) {
 
 				allocs, bytes := allocsPerRun(20, serve(path, value))
 				t.Logf("junk: %.0f allocs, %.0f B; hostile: %.0f allocs, %.0f B", junkAllocs, junkBytes, allocs, bytes)
-				assert.LessOrEqual(t, allocs, junkAllocs+4, "allocations")
-				assert.LessOrEqual(t, bytes, junkBytes+2048, "bytes allocated")
+				// Before the header bound this was hundreds of allocations and
+				// about 600 KB per request.
+				assert.LessOrEqual(t, allocs, junkAllocs+8, "allocations")
+				assert.LessOrEqual(t, bytes, junkBytes+8<<10, "bytes allocated")
 			})
 		}
 	}
