@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
+	"github.com/openidconnect-go/oidc/internal/provider"
 )
 
 // Middleware is the OpenID Connect middleware built from a Config. It mounts
@@ -18,7 +19,8 @@ type Middleware struct {
 	s        *settings
 	keys     *cookiecrypto.Keyring
 	txSealer *cookiecrypto.Sealer // the transaction cookie's encryption (login.go)
-	provider *discovery
+	// provider talks to the OpenID provider (internal/provider, provider.go).
+	provider *provider.Client
 	// refreshes de-duplicates concurrent refresh_token grants (tokens.go).
 	refreshes refreshGroup
 	// claims caches decoded ID-token claims (claimscache.go).
@@ -61,7 +63,7 @@ func New(cfg Config) (*Middleware, error) {
 	m := &Middleware{s: s, keys: keys, txSealer: txSealer}
 	m.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	m.ownName = []string{s.sessionName}
-	m.provider = newDiscovery(s)
+	m.provider = provider.New(s.providerSettings())
 	m.redirectRel, m.redirectFull = redirectPaths(s.basePath, s.redirectURI)
 	if s.authRequired && (m.redirectRel == "/" || m.redirectFull == "/") {
 		s.logger.Warn("oidc: the redirect_uri is the application's root; AuthRequired does not guard GET and POST requests to it")

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openidconnect-go/oidc/internal/provider"
 )
 
 // BackchannelLogoutEvent is the member of a logout token's "events" claim
@@ -369,7 +371,7 @@ func (m *Middleware) verifyLogoutToken(ctx context.Context, raw string) (Claims,
 	invalid := func(desc string) error {
 		return newError(http.StatusBadRequest, "invalid_request", desc, ErrInvalidLogoutToken)
 	}
-	if len(raw) > maxJWTBytes {
+	if len(raw) > provider.MaxJWTBytes {
 		return nil, invalid("the logout token is too large")
 	}
 	parts := strings.Split(raw, ".")
@@ -394,21 +396,25 @@ func (m *Middleware) verifyLogoutToken(ctx context.Context, raw string) (Claims,
 			return nil, invalid(`the logout token typ must be "logout+jwt"`)
 		}
 	}
-	ps, err := m.provider.get(ctx)
+	md, err := m.discover(ctx)
 	if err != nil {
 		return nil, newError(http.StatusBadRequest, "temporarily_unavailable",
 			"the provider's metadata is unavailable; try again later", err)
 	}
 	vctx, cancel := context.WithTimeout(ctx, m.s.httpTimeout)
 	defer cancel()
-	if _, err := ps.keys.VerifySignature(vctx, raw); err != nil {
+	if _, err := m.provider.VerifySignature(vctx, md, raw); err != nil {
+		if pe := fromProvider(err); pe != err { // the keys could not be fetched
+			return nil, newError(http.StatusBadRequest, "invalid_request", "the logout token signature is invalid",
+				fmt.Errorf("%w: %w", ErrInvalidLogoutToken, pe))
+		}
 		return nil, invalid("the logout token signature is invalid")
 	}
 	claims, err := decodeClaims(raw)
 	if err != nil {
 		return nil, invalid("the logout token payload is not a JSON object")
 	}
-	if iss, _ := claims["iss"].(string); iss == "" || iss != ps.md.Issuer {
+	if iss, _ := claims["iss"].(string); iss == "" || iss != md.Issuer {
 		return nil, invalid("the logout token issuer does not match the provider")
 	}
 	if !audienceContains(claims["aud"], m.s.clientID) {
@@ -610,7 +616,7 @@ func issuerSpellings(issuerBaseURL string) []string {
 			out = append(out, v)
 		}
 	}
-	for _, v := range []string{base, normalizeIssuer(base)} {
+	for _, v := range []string{base, provider.NormalizeIssuer(base)} {
 		add(v)
 		if strings.HasSuffix(v, "/") {
 			add(strings.TrimSuffix(v, "/"))
@@ -626,12 +632,8 @@ func issuerSpellings(issuerBaseURL string) []string {
 // match IssuerBaseURL), else the spellings IssuerBaseURL allows. It never
 // asks the provider, so the check works while the provider is down.
 func (m *Middleware) markerIssuers() []string {
-	d := m.provider
-	d.mu.Lock()
-	cur := d.cur
-	d.mu.Unlock()
-	if cur != nil {
-		return []string{cur.md.Issuer}
+	if md := m.provider.Discovered(); md != nil {
+		return []string{md.Issuer}
 	}
 	return m.s.bcl.issuers
 }

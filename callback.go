@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
+	"github.com/openidconnect-go/oidc/internal/provider"
 	"github.com/openidconnect-go/oidc/internal/safeurl"
 	"github.com/openidconnect-go/oidc/internal/state"
 	"github.com/openidconnect-go/oidc/internal/transaction"
@@ -101,13 +102,13 @@ func (c *Context) Callback(w http.ResponseWriter, r *http.Request, opts Callback
 
 // logLoginFailure logs a failed or refused login at Warn: the status, the
 // error code and the description (our own text, or the provider's after
-// cleanDescription) and, when the application refused the login
+// provider.CleanDescription) and, when the application refused the login
 // (AfterCallback, or a back-channel logout hook), its reason. Tokens, codes,
 // cookie values and raw provider answers are never logged.
 func (m *Middleware) logLoginFailure(msg string, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		m.s.logger.Warn(msg, "error", cleanDescription(err.Error()))
+		m.s.logger.Warn(msg, "error", provider.CleanDescription(err.Error()))
 		return
 	}
 	attrs := []any{"status", e.Status, "code", e.Code, "description", e.Description}
@@ -134,7 +135,7 @@ func applicationReason(err error) string {
 			parts = append(parts, e.Error())
 		}
 	}
-	return cleanDescription(strings.Join(parts, "; "))
+	return provider.CleanDescription(strings.Join(parts, "; "))
 }
 
 var errStaleCallback = errors.New("stale callback")
@@ -159,7 +160,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		}
 		return newError(http.StatusBadRequest, "missing_transaction", desc, ErrMissingTransaction)
 	}
-	ps, err := m.provider.get(r.Context())
+	md, err := m.discover(r.Context())
 	if err != nil {
 		return unavailable(err)
 	}
@@ -169,10 +170,10 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 	}
 	// RFC 9207: check iss before anything else in the response.
 	if iss, ok := params["iss"]; ok {
-		if len(iss) != 1 || iss[0] != ps.md.Issuer {
+		if len(iss) != 1 || iss[0] != md.Issuer {
 			return newError(http.StatusBadRequest, "invalid_response", "the iss parameter does not match the provider", ErrIssuerParameter)
 		}
-	} else if ps.md.IssParameterSupported && !flowHasIDToken(flow) {
+	} else if md.IssParameterSupported && !flowHasIDToken(flow) {
 		// In flows that return an ID token from the authorization endpoint,
 		// its verified iss claim binds the response to the issuer, and
 		// providers (node-oidc-provider, as RFC 9207 §2.4 allows) leave the
@@ -185,7 +186,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		return newError(http.StatusBadRequest, "invalid_state", "the state parameter does not match this login", ErrStateMismatch)
 	}
 	if code := params.Get("error"); code != "" {
-		return newError(http.StatusBadRequest, sanitizeCode(code), cleanDescription(params.Get("error_description")), ErrAuthorization)
+		return newError(http.StatusBadRequest, provider.SanitizeCode(code), provider.CleanDescription(params.Get("error_description")), ErrAuthorization)
 	}
 
 	redirectURI := m.s.redirectURI
@@ -201,7 +202,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 	var claims Claims
 	switch flow {
 	case "id_token":
-		claims, err = m.verifyIDToken(r.Context(), ps, params.Get("id_token"), checks)
+		claims, err = m.verifyIDToken(r.Context(), md, params.Get("id_token"), checks)
 		if err != nil {
 			return err
 		}
@@ -215,26 +216,26 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		if flow == "code id_token" {
 			hc := checks
 			hc.code = code
-			if front, err = m.verifyIDToken(r.Context(), ps, params.Get("id_token"), hc); err != nil {
+			if front, err = m.verifyIDToken(r.Context(), md, params.Get("id_token"), hc); err != nil {
 				return err
 			}
 		}
-		tok, err := m.exchangeCode(r.Context(), ps, code, tx.CodeVerifier, redirectURI, opts.TokenEndpointParams)
+		tok, err := m.exchangeCode(r.Context(), md, code, tx.CodeVerifier, redirectURI, opts.TokenEndpointParams)
 		if err != nil {
 			return err
 		}
-		if claims, err = m.verifyIDToken(r.Context(), ps, tok.idToken, checks); err != nil {
+		if claims, err = m.verifyIDToken(r.Context(), md, tok.IDToken, checks); err != nil {
 			return err
 		}
 		if front != nil && front.String("sub") != claims.String("sub") {
 			return newError(http.StatusBadRequest, "invalid_id_token", "the two ID tokens name different users", ErrInvalidIDToken)
 		}
-		sess.IDToken = Secret(tok.idToken)
-		sess.AccessToken = Secret(tok.accessToken)
-		sess.RefreshToken = Secret(tok.refreshToken)
-		sess.TokenType = tok.tokenType
-		if tok.expiresIn > 0 {
-			sess.ExpiresAt = m.s.now().Unix() + tok.expiresIn
+		sess.IDToken = Secret(tok.IDToken)
+		sess.AccessToken = Secret(tok.AccessToken)
+		sess.RefreshToken = Secret(tok.RefreshToken)
+		sess.TokenType = tok.TokenType
+		if tok.ExpiresIn > 0 {
+			sess.ExpiresAt = m.s.now().Unix() + tok.ExpiresIn
 		}
 	default:
 		return newError(http.StatusBadRequest, "invalid_request", "unknown response type in the transaction", ErrBadRequest)
@@ -525,21 +526,6 @@ func callbackParams(r *http.Request) (url.Values, error) {
 	return r.PostForm, nil
 }
 
-// sanitizeCode keeps an OAuth error code to its allowed character set
-// (RFC 6749 §5.2), so it is safe to log and show.
-func sanitizeCode(code string) string {
-	code = strings.Map(func(r rune) rune {
-		if r >= 0x20 && r <= 0x7e && r != '"' && r != '\\' && r != '<' && r != '>' {
-			return r
-		}
-		return -1
-	}, code)
-	if len(code) > 64 {
-		code = code[:64]
-	}
-	return code
-}
-
 // maxHostInError bounds a request's Host quoted in an error.
 const maxHostInError = 255
 
@@ -557,7 +543,7 @@ func (m *Middleware) otherHostHint(r *http.Request) string {
 	if rh == bh && rp == bp {
 		return ""
 	}
-	host := cleanDescription(r.Host)
+	host := provider.CleanDescription(r.Host)
 	if len(host) > maxHostInError {
 		host = host[:maxHostInError]
 	}

@@ -1,55 +1,24 @@
 package oidc
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/cryptosigner"
+	"github.com/openidconnect-go/oidc/internal/provider"
 )
-
-// Client authentication methods at the token and PAR endpoints.
-const (
-	authNone          = "none"
-	authSecretBasic   = "client_secret_basic"
-	authSecretPost    = "client_secret_post"
-	authSecretJWT     = "client_secret_jwt"
-	authPrivateKeyJWT = "private_key_jwt"
-	authTLSClient     = "tls_client_auth" // selected by UseMTLS only
-)
-
-// clientAssertionType is the client_assertion_type of JWT client
-// authentication (RFC 7523 §2.2).
-const clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-// jwtLifetime is the lifetime of client assertions and request objects
-// (exp = iat + 60 s, as in express-openid-connect).
-const jwtLifetime = 60 * time.Second
 
 // minRSABits is the smallest RSA key accepted for signing (RFC 7518 §3.3).
 const minRSABits = 2048
-
-// ErrMTLSEndpointAliasesMissing: UseMTLS is set, but the provider's
-// discovery document has no mtls_endpoint_aliases entry for the token
-// endpoint (or for the PAR endpoint when PushedAuthorizationRequests is
-// set). Discovery fails with it (wrapping ErrProviderUnavailable), as
-// express-openid-connect's MtlsError mtls_endpoint_aliases_missing.
-var ErrMTLSEndpointAliasesMissing = errors.New("oidc: the provider has no mtls_endpoint_aliases for the token or PAR endpoint")
 
 // asymmetricAlgs are the JWS algorithms accepted for private_key_jwt and
 // request objects.
@@ -199,8 +168,8 @@ func (s *settings) resolveClientAuth(v *validator) {
 	}
 	method := cfg.ClientAuthMethod
 	switch method {
-	case "", authNone, authSecretBasic, authSecretPost, authSecretJWT, authPrivateKeyJWT:
-	case authTLSClient, "self_signed_tls_client_auth":
+	case "", provider.AuthNone, provider.AuthSecretBasic, provider.AuthSecretPost, provider.AuthSecretJWT, provider.AuthPrivateKeyJWT:
+	case provider.AuthTLSClient, "self_signed_tls_client_auth":
 		v.fail("ClientAuthMethod", "%q cannot be set explicitly; set UseMTLS for tls_client_auth", method)
 		return
 	default:
@@ -257,7 +226,7 @@ func (s *settings) resolveMTLSAuth(v *validator) {
 	if u, err := url.Parse(s.issuerBaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".auth0.com") {
 		s.logger.Warn("oidc: UseMTLS with an *.auth0.com issuer; Auth0 serves mTLS on custom domains")
 	}
-	s.authMethod = authTLSClient
+	s.authMethod = provider.AuthTLSClient
 }
 
 // resolveAuthMethod checks a client authentication method other than
@@ -269,16 +238,16 @@ func (s *settings) resolveAuthMethod(v *validator, method string) {
 	if method == "" {
 		switch {
 		case key != nil:
-			method = authPrivateKeyJWT
+			method = provider.AuthPrivateKeyJWT
 		case s.responseType == "":
 			return // the default depends on the response type, which is invalid
 		case s.responseType == "id_token" && !s.par:
-			method = authNone
+			method = provider.AuthNone
 		case s.responseType == "id_token":
-			method = authSecretBasic
+			method = provider.AuthSecretBasic
 			why = "with PushedAuthorizationRequests and " + method
 		default:
-			method = authSecretBasic
+			method = provider.AuthSecretBasic
 			why = fmt.Sprintf("for response_type %q with %s", s.responseType, method)
 		}
 	}
@@ -288,9 +257,9 @@ func (s *settings) resolveAuthMethod(v *validator, method string) {
 		}
 	}
 	switch method {
-	case authSecretBasic, authSecretPost:
+	case provider.AuthSecretBasic, provider.AuthSecretPost:
 		secretRequired()
-	case authSecretJWT:
+	case provider.AuthSecretJWT:
 		secretRequired()
 		alg := cfg.ClientAssertionSigningAlg
 		if alg == "" {
@@ -306,7 +275,7 @@ func (s *settings) resolveAuthMethod(v *validator, method string) {
 		default:
 			s.assertionAlg = alg
 		}
-	case authPrivateKeyJWT:
+	case provider.AuthPrivateKeyJWT:
 		if key == nil {
 			v.fail("ClientAssertionSigningKey", `is required for a ClientAuthMethod of "private_key_jwt"`)
 			break
@@ -315,7 +284,7 @@ func (s *settings) resolveAuthMethod(v *validator, method string) {
 		if !v.add(err) {
 			s.assertionKey, s.assertionAlg = key, alg
 		}
-	case authNone:
+	case provider.AuthNone:
 		switch {
 		case s.responseType != "" && s.responseType != "id_token":
 			v.fail("ClientAuthMethod", `"none" (public clients) is not supported for the code or hybrid flow`)
@@ -323,10 +292,10 @@ func (s *settings) resolveAuthMethod(v *validator, method string) {
 			v.fail("ClientAuthMethod", `"none" (public clients) is not supported with PushedAuthorizationRequests`)
 		}
 	}
-	if key != nil && method != authPrivateKeyJWT {
+	if key != nil && method != provider.AuthPrivateKeyJWT {
 		v.fail("ClientAssertionSigningKey", "is only used with the ClientAuthMethod \"private_key_jwt\", not %q", method)
 	}
-	if cfg.ClientAssertionSigningAlg != "" && method != authPrivateKeyJWT && method != authSecretJWT {
+	if cfg.ClientAssertionSigningAlg != "" && method != provider.AuthPrivateKeyJWT && method != provider.AuthSecretJWT {
 		v.fail("ClientAssertionSigningAlg", "is only used with the ClientAuthMethod \"private_key_jwt\" or \"client_secret_jwt\", not %q", method)
 	}
 	s.authMethod = method
@@ -361,175 +330,4 @@ func transportOf(c *http.Client) http.RoundTripper {
 		return http.DefaultTransport
 	}
 	return c.Transport
-}
-
-// clientAuth returns the client authentication for one token-endpoint (or
-// PAR) request. Assertion-based methods mint a fresh assertion per call.
-func (m *Middleware) clientAuth(ps *providerState) (clientAuthn, error) {
-	switch m.s.authMethod {
-	case authSecretBasic:
-		return clientAuthn{basic: true}, nil
-	case authSecretPost:
-		return clientAuthn{params: url.Values{"client_id": {m.s.clientID}, "client_secret": {m.s.clientSecret}}}, nil
-	case authSecretJWT, authPrivateKeyJWT:
-		assertion, err := m.clientAssertion(ps)
-		if err != nil {
-			return clientAuthn{}, err
-		}
-		return clientAuthn{params: url.Values{
-			"client_id":             {m.s.clientID},
-			"client_assertion_type": {clientAssertionType},
-			"client_assertion":      {assertion},
-		}}, nil
-	default: // none, tls_client_auth (the certificate is the HTTP client's)
-		return clientAuthn{params: url.Values{"client_id": {m.s.clientID}}}, nil
-	}
-}
-
-// clientAssertion mints a client assertion (RFC 7523 §3): iss = sub =
-// client_id, aud = the discovered issuer identifier as a single string, a
-// random jti, iat = nbf = now and exp = now + 60 s; no kid header.
-func (m *Middleware) clientAssertion(ps *providerState) (string, error) {
-	if ps == nil || ps.md.Issuer == "" {
-		return "", newError(http.StatusInternalServerError, "server_error", "the client assertion needs the discovered issuer", nil)
-	}
-	claims, err := m.jwtClaims(ps.md.Issuer)
-	if err != nil {
-		return "", err
-	}
-	claims["sub"] = m.s.clientID
-	var key any = m.s.assertionKey
-	if m.s.authMethod == authSecretJWT {
-		key = []byte(m.s.clientSecret)
-	}
-	tok, err := signJWT(key, m.s.assertionAlg, "", claims)
-	if err != nil {
-		return "", newError(http.StatusInternalServerError, "server_error", "the client assertion could not be signed", err)
-	}
-	return tok, nil
-}
-
-// jwtClaims returns the claims shared by client assertions and request
-// objects: iss = client_id, aud, a random 128-bit jti (hex), iat = nbf = now
-// and exp = now + 60 s.
-func (m *Middleware) jwtClaims(aud string) (map[string]any, error) {
-	b := make([]byte, 16)
-	if _, err := io.ReadFull(m.s.random, b); err != nil {
-		return nil, newError(http.StatusInternalServerError, "server_error", "no randomness", err)
-	}
-	now := m.s.now().Unix()
-	return map[string]any{
-		"iss": m.s.clientID,
-		"aud": aud,
-		"jti": hex.EncodeToString(b),
-		"iat": now,
-		"nbf": now,
-		"exp": now + int64(jwtLifetime/time.Second),
-	}, nil
-}
-
-// signJWT signs claims as a compact JWS with alg. key is a []byte MAC key
-// or a crypto.Signer; kid, when set, goes into the header. No typ header.
-func signJWT(key any, alg, kid string, claims map[string]any) (string, error) {
-	var k any
-	switch key := key.(type) {
-	case []byte, *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
-		k = key
-	case crypto.Signer:
-		k = cryptosigner.Opaque(pssEqualsHash{key}) // HSMs, KMS and other opaque signers
-	default:
-		return "", fmt.Errorf("oidc: unsupported signing key %T", key)
-	}
-	opts := &jose.SignerOptions{}
-	if kid != "" {
-		opts = opts.WithHeader("kid", kid)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: k}, opts)
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return jws.CompactSerialize()
-}
-
-// pssEqualsHash makes RSA-PSS signatures of an opaque signer use a salt as
-// long as the hash, as RFC 7518 §3.5 requires; cryptosigner asks for the
-// longest possible salt, which strict verifiers refuse.
-type pssEqualsHash struct{ crypto.Signer }
-
-func (s pssEqualsHash) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if p, ok := opts.(*rsa.PSSOptions); ok && p.SaltLength == rsa.PSSSaltLengthAuto {
-		q := *p
-		q.SaltLength = rsa.PSSSaltLengthEqualsHash
-		opts = &q
-	}
-	return s.Signer.Sign(r, digest, opts)
-}
-
-// mtlsAliases is the RFC 8705 §5 mtls_endpoint_aliases object.
-type mtlsAliases map[string]json.RawMessage
-
-func (a mtlsAliases) get(name string) string {
-	var s string
-	if raw, ok := a[name]; ok && json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return ""
-}
-
-// applyMTLSAliases points the token, PAR and userinfo endpoints of md at
-// their mtls_endpoint_aliases when UseMTLS is set (RFC 8705 §5). The token
-// alias is required, and the PAR alias with PushedAuthorizationRequests; a
-// missing userinfo alias keeps the standard endpoint.
-func (s *settings) applyMTLSAliases(md *metadata) error {
-	if !s.useMTLS {
-		return nil
-	}
-	var aliases mtlsAliases
-	if len(md.MTLSEndpointAliases) > 0 {
-		_ = json.Unmarshal(md.MTLSEndpointAliases, &aliases) // not an object: no aliases
-	}
-	tok := aliases.get("token_endpoint")
-	if tok == "" {
-		return fmt.Errorf("%w: %w: token_endpoint", ErrProviderUnavailable, ErrMTLSEndpointAliasesMissing)
-	}
-	md.TokenEndpoint = tok
-	if s.par {
-		par := aliases.get("pushed_authorization_request_endpoint")
-		if par == "" {
-			return fmt.Errorf("%w: %w: pushed_authorization_request_endpoint", ErrProviderUnavailable, ErrMTLSEndpointAliasesMissing)
-		}
-		raw, _ := json.Marshal(par)
-		md.PAREndpoint = raw
-	}
-	if ui := aliases.get("userinfo_endpoint"); ui != "" {
-		md.UserinfoEndpoint = ui
-	} else {
-		s.logger.Debug("oidc: no mtls_endpoint_aliases.userinfo_endpoint; using userinfo_endpoint")
-	}
-	return nil
-}
-
-// clientPost builds a form POST to a token-style endpoint (token, PAR) with
-// the client authentication applied: HTTP Basic with both parts
-// form-encoded before Base64 (RFC 6749 §2.3.1, as x/oauth2 does), or the
-// parameters already in form.
-func (m *Middleware) clientPost(ctx context.Context, endpoint string, form url.Values, authn clientAuthn) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if authn.basic {
-		req.SetBasicAuth(url.QueryEscape(m.s.clientID), url.QueryEscape(m.s.clientSecret))
-	}
-	return req, nil
 }

@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -213,52 +212,6 @@ func TestClientAuthClientSecretJWT(t *testing.T) {
 	assert.NotContains(t, string(must(io.ReadAll(tr.Body))), secret)
 }
 
-// TestClientAuthFreshAssertions checks that every token-endpoint request
-// (code, refresh, token exchange and PAR all go through clientAuth) gets a
-// new assertion.
-func TestClientAuthFreshAssertions(t *testing.T) {
-	t.Parallel()
-	key := ckKeys().p256
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) {
-		codeFlow(c)
-		c.ClientAssertionSigningKey = key
-	}, nil)
-	ps, err := app.m.provider.get(t.Context())
-	require.NoError(t, err)
-	seen := map[string]bool{}
-	for range 3 {
-		a, err := app.m.clientAuth(ps)
-		require.NoError(t, err)
-		assert.False(t, a.basic)
-		assert.Equal(t, app.op.ClientID(), a.params.Get("client_id"))
-		j := ckVerifyJWT(t, a.params.Get("client_assertion"), key.Public())
-		jti := j.claims["jti"].(string)
-		assert.False(t, seen[jti])
-		seen[jti] = true
-	}
-	_, err = app.m.clientAuth(nil)
-	assert.Error(t, err)
-
-	t.Run("a failing signer is a 500 without details", func(t *testing.T) {
-		m, err := New(Config{
-			Secret: Secrets{harnessSecret}, IssuerBaseURL: "https://op.example", BaseURL: "https://app.example",
-			ClientID: "c", ClientAssertionSigningKey: ckFailingSigner{key},
-			LookupEnv: func(string) (string, bool) { return "", false },
-		})
-		require.NoError(t, err)
-		_, err = m.clientAuth(&providerState{md: metadata{Issuer: "https://op.example/"}})
-		var oe *Error
-		require.ErrorAs(t, err, &oe)
-		assert.Equal(t, http.StatusInternalServerError, oe.Status)
-	})
-}
-
-type ckFailingSigner struct{ crypto.Signer }
-
-func (ckFailingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("hsm offline")
-}
-
 func TestParsePrivateKeyPEM(t *testing.T) {
 	t.Parallel()
 	k := ckKeys()
@@ -425,20 +378,20 @@ func TestClientAuthMTLS(t *testing.T) {
 		tr := app.op.LastTokenRequest()
 		assert.Empty(t, tr.Header.Get("Authorization"))
 		assert.Equal(t, "authorization_code", tr.PostForm.Get("grant_type"))
-		ps, err := app.m.provider.get(t.Context())
+		md, err := app.m.provider.Discover(t.Context())
 		require.NoError(t, err)
-		assert.Equal(t, f.srv.URL+"/token", ps.md.TokenEndpoint)
-		assert.Equal(t, f.srv.URL+"/userinfo", ps.md.UserinfoEndpoint, "userinfo uses its alias too")
+		assert.Equal(t, f.srv.URL+"/token", md.TokenEndpoint)
+		assert.Equal(t, f.srv.URL+"/userinfo", md.UserinfoEndpoint, "userinfo uses its alias too")
 	})
 	t.Run("a missing userinfo alias keeps userinfo_endpoint", func(t *testing.T) {
 		t.Parallel()
 		app, f, _ := newApp(t, func(f *ckMTLS) map[string]any {
 			return map[string]any{"token_endpoint": f.srv.URL + "/token"}
 		}, nil)
-		ps, err := app.m.provider.get(t.Context())
+		md, err := app.m.provider.Discover(t.Context())
 		require.NoError(t, err)
-		assert.Equal(t, f.srv.URL+"/token", ps.md.TokenEndpoint)
-		assert.Equal(t, app.op.URL()+"/userinfo", ps.md.UserinfoEndpoint)
+		assert.Equal(t, f.srv.URL+"/token", md.TokenEndpoint)
+		assert.Equal(t, app.op.URL()+"/userinfo", md.UserinfoEndpoint)
 	})
 	for name, aliases := range map[string]func(*ckMTLS) map[string]any{
 		"should throw MtlsError(MTLS_ENDPOINT_ALIASES_MISSING) when discovery has no aliases": func(*ckMTLS) map[string]any { return nil },

@@ -286,9 +286,9 @@ func TestRefreshAfterCommit(t *testing.T) {
 			e.login()
 			e.op.RevokeAll()
 			_, inRequest, err := lateRefresh(e)
-			var te *TokenError
-			require.ErrorAs(t, err, &te)
-			assert.Equal(t, "invalid_grant", te.ErrorCode)
+			var pe *ProviderError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "invalid_grant", pe.Code)
 			assert.Empty(t, inRequest)
 			after := e.tokens()
 			assert.Equal(t, keep, after.Authenticated, "the store entry was updated at once")

@@ -24,8 +24,8 @@ type contextKey struct{}
 // (IsAuthenticated false, User and IDTokenClaims nil, IDToken "", Session
 // and Get not found, AccessToken nil, RefreshToken ""); Set, Delete and
 // SetSession return ErrNoMiddleware, Refresh and FetchUserInfo an *Error
-// (500) wrapping it, and CustomTokenExchange a *TokenError (500) wrapping
-// it; Login, Logout, Callback and BackchannelLogout answer with the default
+// (500) wrapping it, and CustomTokenExchange a *ProviderError (500)
+// wrapping it; Login, Logout, Callback and BackchannelLogout answer with the default
 // error page, 500 with an *Error wrapping ErrNoMiddleware (there is no
 // Config.ErrorHandler without the middleware).
 //

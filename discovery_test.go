@@ -592,7 +592,7 @@ func TestDiscoveryHTTPSEndpoints(t *testing.T) {
 				return
 			}
 			if tc.upperIssuer && resp.StatusCode == http.StatusFound {
-				t.Errorf("discovery.go checkEndpoints: issuer %q passes the issuer check against https IssuerBaseURL "+
+				t.Errorf("internal/provider/discovery.go checkEndpoints: issuer %q passes the issuer check against https IssuerBaseURL "+
 					"but is not treated as https, so the login redirects to %q", "HTTPS"+strings.TrimPrefix(tlsOP.URL, "https")+"/",
 					resp.Header.Get("Location"))
 			}
@@ -604,95 +604,6 @@ func TestDiscoveryHTTPSEndpoints(t *testing.T) {
 			assert.ErrorContains(t, e.Err, tc.field)
 		})
 	}
-}
-
-// TestCheckEndpoints unit-tests DISC-01's endpoint rules.
-func TestCheckEndpoints(t *testing.T) {
-	t.Parallel()
-	good := func(scheme string) metadata {
-		b := scheme + "://op.example"
-		return metadata{
-			Issuer:                b + "/",
-			AuthorizationEndpoint: b + "/authorize",
-			TokenEndpoint:         b + "/token",
-			UserinfoEndpoint:      b + "/userinfo",
-			JWKSURI:               b + "/jwks",
-			EndSessionEndpoint:    b + "/logout",
-		}
-	}
-	cases := []struct {
-		name   string
-		md     func() metadata
-		errSub string // "" means accepted
-	}{
-		{"https issuer, https endpoints", func() metadata { return good("https") }, ""},
-		{"http issuer, http endpoints (development)", func() metadata { return good("http") }, ""},
-		{"http issuer, https endpoints", func() metadata { md := good("https"); md.Issuer = "http://op.example/"; return md }, ""},
-		{"optional endpoints absent", func() metadata {
-			md := good("https")
-			md.TokenEndpoint, md.UserinfoEndpoint, md.EndSessionEndpoint = "", "", ""
-			return md
-		}, ""},
-		{"https issuer, http authorization_endpoint", func() metadata {
-			md := good("https")
-			md.AuthorizationEndpoint = "http://op.example/authorize"
-			return md
-		}, "authorization_endpoint"},
-		{"https issuer, http token_endpoint", func() metadata { md := good("https"); md.TokenEndpoint = "http://op.example/token"; return md }, "token_endpoint"},
-		{"https issuer, http userinfo_endpoint", func() metadata {
-			md := good("https")
-			md.UserinfoEndpoint = "http://op.example/userinfo"
-			return md
-		}, "userinfo_endpoint"},
-		{"https issuer, http jwks_uri", func() metadata { md := good("https"); md.JWKSURI = "http://op.example/jwks"; return md }, "jwks_uri"},
-		{"https issuer, http end_session_endpoint", func() metadata {
-			md := good("https")
-			md.EndSessionEndpoint = "http://op.example/logout"
-			return md
-		}, "end_session_endpoint"},
-		{"https issuer, upper-case HTTP endpoint", func() metadata {
-			md := good("https")
-			md.JWKSURI = "HTTP://op.example/jwks"
-			return md
-		}, "jwks_uri"},
-		{"no authorization_endpoint", func() metadata { md := good("https"); md.AuthorizationEndpoint = ""; return md }, "authorization_endpoint"},
-		{"no jwks_uri", func() metadata { md := good("https"); md.JWKSURI = ""; return md }, "jwks_uri"},
-		{"relative endpoint", func() metadata { md := good("https"); md.TokenEndpoint = "/token"; return md }, "token_endpoint"},
-		{"protocol-relative endpoint", func() metadata { md := good("https"); md.TokenEndpoint = "//op.example/token"; return md }, "token_endpoint"},
-		{"javascript endpoint", func() metadata {
-			md := good("https")
-			md.AuthorizationEndpoint = "javascript:alert(1)"
-			return md
-		}, "authorization_endpoint"},
-		{"unparsable endpoint", func() metadata { md := good("https"); md.JWKSURI = "https://op.example/%zz"; return md }, "jwks_uri"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			err := checkEndpoints(tc.md())
-			if tc.errSub == "" {
-				assert.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrProviderUnavailable)
-			assert.Contains(t, err.Error(), tc.errSub)
-		})
-	}
-	t.Run("https issuer with an upper-case scheme, http endpoint", func(t *testing.T) {
-		t.Parallel()
-		md := good("https")
-		md.Issuer = "HTTPS://op.example/"
-		md.AuthorizationEndpoint = "http://op.example/authorize"
-		if checkEndpoints(md) == nil {
-			// normalizeIssuer lower-cases the scheme, so this issuer matches an
-			// https IssuerBaseURL, yet checkEndpoints' case-sensitive prefix
-			// test treats it as an http issuer.
-			t.Error(`discovery.go checkEndpoints: strings.HasPrefix(md.Issuer, "https:") is case-sensitive, ` +
-				`so issuer "HTTPS://op.example/" (equal to IssuerBaseURL https://op.example after normalizeIssuer) ` +
-				`accepts http endpoints`)
-		}
-	})
 }
 
 // TestDiscoveryOutageKeepsSessions covers REL-01: with the discovery cache

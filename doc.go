@@ -41,6 +41,15 @@
 // Context.TokenSource offers it as a golang.org/x/oauth2 TokenSource, and
 // Context.AccessToken and Context.Refresh give direct control.
 //
+// Whatever the provider answers (a refused token request, an invalid
+// answer, an outage, a failed discovery), the error is a *ProviderError
+// with the OAuth error code, description, error URI and an HTTP status:
+// Refresh and CustomTokenExchange return it, and the *Error that
+// FetchUserInfo returns and that Config.ErrorHandler receives for a failed
+// login wraps it, so errors.As finds it either way. Sentinel errors
+// (ErrProviderUnavailable, ErrTokenExchange, ...) tell the cases apart
+// with errors.Is.
+//
 // The oidctest package provides an in-process OpenID provider for tests and
 // development, a Browser that runs whole logins against it in tests, and
 // Dev, which starts it for the examples.

@@ -20,11 +20,11 @@ code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}</style></head>
 // Everything is escaped; the page loads no external resources.
 func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
-	var te *TokenError
+	var pe *ProviderError
 	switch {
 	case errors.As(err, &e):
-	case errors.As(err, &te):
-		e = te.asError()
+	case errors.As(err, &pe):
+		e = pe.page()
 	default:
 		e = newError(statusOf(err, http.StatusInternalServerError), "server_error", "An unexpected error occurred.", err)
 	}

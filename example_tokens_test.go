@@ -62,8 +62,8 @@ func ExampleContext_AccessToken() {
 		if at.IsExpired() {
 			var err error
 			if at, err = c.Refresh(r.Context(), oidc.RefreshOptions{}); err != nil || at == nil {
-				var te *oidc.TokenError
-				if errors.As(err, &te) && te.ErrorCode == "invalid_grant" {
+				var te *oidc.ProviderError
+				if errors.As(err, &te) && te.Code == "invalid_grant" {
 					c.Login(w, r, oidc.LoginOptions{}) // the session has ended
 					return
 				}
@@ -176,7 +176,7 @@ func ExampleContext_Client() {
 		resp, err := oidc.FromRequest(r).Client(r.Context()).Do(req)
 		if err != nil {
 			// Errors of the token source, such as oidc.ErrNoAccessToken or
-			// a *oidc.TokenError, can be told apart with errors.Is/As.
+			// a *oidc.ProviderError, can be told apart with errors.Is/As.
 			http.Error(w, "calling the API failed", http.StatusBadGateway)
 			return
 		}
@@ -272,10 +272,10 @@ func ExampleContext_CustomTokenExchange() {
 			Scope:    "read:reports",
 			// SubjectToken defaults to the session's access token.
 		})
-		var te *oidc.TokenError
-		if errors.As(err, &te) {
-			// te.StatusCode is 401 for mfa_required, 400 for other refusals.
-			http.Error(w, "token exchange refused: "+te.ErrorCode, te.StatusCode)
+		var pe *oidc.ProviderError
+		if errors.As(err, &pe) {
+			// pe.StatusCode is 401 for mfa_required, 400 for other refusals.
+			http.Error(w, "token exchange refused: "+pe.Code, pe.StatusCode)
 			return
 		} else if err != nil {
 			http.Error(w, "token exchange failed", http.StatusBadGateway)

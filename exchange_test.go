@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openidconnect-go/oidc/internal/provider"
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
@@ -148,9 +149,9 @@ func TestCodeExchangeErrorScrubbed(t *testing.T) {
 					assert.Equal(t, "invalid_grant", e.Code)
 					assert.Contains(t, e.Description, "[REDACTED]")
 					assert.ErrorIs(t, err, ErrTokenExchange)
-					var te *TokenError
-					require.ErrorAs(t, err, &te)
-					assert.Equal(t, "invalid_grant", te.ErrorCode)
+					var pe *ProviderError
+					require.ErrorAs(t, err, &pe)
+					assert.Equal(t, "invalid_grant", pe.Code)
 				}
 				for _, s := range secrets {
 					assert.NotContains(t, body, s)
@@ -192,7 +193,7 @@ func TestCallbackAuthorizationErrorDescription(t *testing.T) {
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, "access_denied", e.Code)
 			assert.ErrorIs(t, err, ErrAuthorization)
-			assert.LessOrEqual(t, len(e.Description), maxErrorDescription)
+			assert.LessOrEqual(t, len(e.Description), provider.MaxErrorDescription)
 			assert.NotEmpty(t, e.Description)
 			for _, r := range e.Description {
 				assert.True(t, r >= 0x20 && r <= 0x7e, "character %q", r)
@@ -223,7 +224,7 @@ func TestCodeExchangeInvalidResponses(t *testing.T) {
 		}
 	}
 	huge := `{"access_token":"at","token_type":"Bearer","expires_in":3600,"id_token":"` +
-		strings.Repeat("a", maxTokenResponseBytes) + `"}`
+		strings.Repeat("a", provider.MaxTokenResponseBytes) + `"}`
 	const jsonType = "application/json"
 	cases := []struct {
 		name       string
@@ -283,11 +284,11 @@ func TestCodeExchangeInvalidResponses(t *testing.T) {
 			assert.Equal(t, tc.wantCode, e.Code)
 			assert.Contains(t, e.Description, tc.wantDesc)
 			assert.ErrorIs(t, err, ErrTokenExchange)
-			var te *TokenError
-			require.ErrorAs(t, err, &te)
-			assert.Equal(t, tc.wantStatus, te.StatusCode)
+			var pe *ProviderError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tc.wantStatus, pe.StatusCode)
 			assert.Equal(t, tc.wantCode == "provider_unavailable", errors.Is(err, ErrProviderUnavailable))
-			assert.LessOrEqual(t, len(e.Description), maxErrorDescription)
+			assert.LessOrEqual(t, len(e.Description), provider.MaxErrorDescription)
 			assert.Equal(t, false, b.session(app)["authenticated"])
 		})
 	}

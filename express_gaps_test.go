@@ -832,12 +832,12 @@ func TestGapClientDiscovery(t *testing.T) {
 		require.Equal(t, http.StatusFound, resp.StatusCode, body)
 		assert.Equal(t, 1, app.op.Calls(oidctest.EndpointToken))
 		assert.Zero(t, aliasCalls.Load())
-		ps, err := app.m.provider.get(t.Context())
+		md, err := app.m.provider.Discover(t.Context())
 		require.NoError(t, err)
-		assert.Equal(t, app.op.URL()+oidctest.PathToken, ps.md.TokenEndpoint)
-		assert.Equal(t, app.op.URL()+oidctest.PathUserinfo, ps.md.UserinfoEndpoint)
+		assert.Equal(t, app.op.URL()+oidctest.PathToken, md.TokenEndpoint)
+		assert.Equal(t, app.op.URL()+oidctest.PathUserinfo, md.UserinfoEndpoint)
 		var par string
-		require.NoError(t, json.Unmarshal(ps.md.PAREndpoint, &par))
+		require.NoError(t, json.Unmarshal(md.PAREndpoint, &par))
 		assert.Equal(t, app.op.URL()+oidctest.PathPAR, par)
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/openidconnect-go/oidc/internal/provider"
 )
 
 // idTokenChecks are the per-login expectations for an ID token.
@@ -21,10 +23,12 @@ type idTokenChecks struct {
 	code   string // c_hash required and compared when non-empty (hybrid)
 }
 
-// verifyIDToken verifies raw with go-oidc (signature, alg, iss, aud) and then
-// applies what go-oidc leaves out: exp/nbf/iat with ClockTolerance, sub,
-// azp, nonce, auth_time with max_age, and c_hash.
-func (m *Middleware) verifyIDToken(ctx context.Context, ps *providerState, raw string, chk idTokenChecks) (Claims, error) {
+// verifyIDToken verifies raw with go-oidc (signature, alg, iss, aud; see
+// provider.Client.VerifyIDToken) and then applies what go-oidc leaves out:
+// exp/nbf/iat with ClockTolerance, sub, azp, nonce, auth_time with max_age,
+// and c_hash. Errors are 400 invalid_id_token, wrapping ErrInvalidIDToken
+// and, when the provider's keys could not be fetched, the *ProviderError.
+func (m *Middleware) verifyIDToken(ctx context.Context, md *provider.Metadata, raw string, chk idTokenChecks) (Claims, error) {
 	fail := func(desc string, sentinels ...error) error {
 		cause := ErrInvalidIDToken
 		if len(sentinels) > 0 {
@@ -37,8 +41,12 @@ func (m *Middleware) verifyIDToken(ctx context.Context, ps *providerState, raw s
 	}
 	vctx, cancel := context.WithTimeout(ctx, m.s.httpTimeout)
 	defer cancel()
-	if _, err := ps.verifier.Verify(vctx, raw); err != nil {
-		return nil, fail("ID token rejected: " + strings.TrimPrefix(err.Error(), "oidc: "))
+	if err := m.provider.VerifyIDToken(vctx, md, raw); err != nil {
+		desc := "ID token rejected: " + strings.TrimPrefix(err.Error(), "oidc: ")
+		if pe := fromProvider(err); pe != err { // the keys could not be fetched
+			return nil, fail(desc, pe)
+		}
+		return nil, fail(desc)
 	}
 	claims, err := decodeClaims(raw)
 	if err != nil {

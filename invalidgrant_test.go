@@ -37,10 +37,10 @@ func TestRefreshInvalidGrantEndsSession(t *testing.T) {
 			mux := http.NewServeMux()
 			mux.HandleFunc("/refresh", func(w http.ResponseWriter, r *http.Request) {
 				_, err := FromRequest(r).Refresh(r.Context(), RefreshOptions{})
-				var te *TokenError
+				var pe *ProviderError
 				switch {
-				case errors.As(err, &te):
-					_, _ = w.Write([]byte(te.ErrorCode))
+				case errors.As(err, &pe):
+					_, _ = w.Write([]byte(pe.Code))
 				case err != nil:
 					_, _ = w.Write([]byte(err.Error()))
 				default:

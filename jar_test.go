@@ -134,27 +134,6 @@ func TestJAR(t *testing.T) {
 		assert.False(t, q.Has("request"))
 	})
 
-	t.Run("should throw when no audience (discovered issuer) is passed", func(t *testing.T) {
-		t.Parallel()
-		app := jarApp(t, key, "RS256", nil)
-		for _, ps := range []*providerState{nil, {md: metadata{}}} {
-			_, err := app.m.requestObject(ps, url.Values{"scope": {"openid"}})
-			var oe *Error
-			require.ErrorAs(t, err, &oe)
-			assert.Equal(t, http.StatusInternalServerError, oe.Status)
-		}
-	})
-	t.Run("should set exp to approximately 60 seconds in future", func(t *testing.T) {
-		t.Parallel()
-		app := jarApp(t, key, "ES256", func(c *Config) { c.RequestObjectSigningKey = ckKeys().p256 })
-		ro, err := app.m.requestObject(&providerState{md: metadata{Issuer: "https://op.example/"}}, url.Values{"scope": {"openid"}})
-		require.NoError(t, err)
-		j := ckVerifyJWT(t, ro, ckKeys().p256.Public())
-		assert.Equal(t, j.claims["iat"].(float64)+60, j.claims["exp"])
-		assert.Equal(t, "https://op.example/", j.claims["aud"])
-		assert.Equal(t, "openid", j.claims["scope"])
-	})
-
 	logins := []struct {
 		name   string
 		key    crypto.Signer

@@ -21,7 +21,7 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// Tests for the JWKS cache (keyset.go): maximum age, removed keys, rotation
+// Tests for the JWKS cache (internal/provider/keyset.go): maximum age, removed keys, rotation
 // without a new kid, stale-if-error and the flood protection. JWKS requests
 // are counted at the provider; time only moves with the fake clock.
 
@@ -257,7 +257,7 @@ func TestJWKSFlood(t *testing.T) {
 	app := newBCLApp(t, "cookie", oidctest.Options{}, nil)
 	b, sid, sub := app.loggedIn(t)
 	require.Equal(t, 1, jwksCalls(app.testApp))
-	ps, err := app.m.provider.get(context.Background())
+	md, err := app.m.provider.Discover(context.Background())
 	require.NoError(t, err)
 
 	type attempt struct {
@@ -294,7 +294,7 @@ func TestJWKSFlood(t *testing.T) {
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 					ok = app.direct(req).Code != http.StatusBadRequest
 				} else {
-					_, err := app.m.verifyIDToken(context.Background(), ps, a.token, idTokenChecks{})
+					_, err := app.m.verifyIDToken(context.Background(), md, a.token, idTokenChecks{})
 					ok = err == nil
 				}
 				if ok {
@@ -356,10 +356,10 @@ func TestJWKSRefreshCoalesced(t *testing.T) {
 	// The latency only makes the verifications overlap; the count below
 	// holds however they are scheduled.
 	app := newTestApp(t, oidctest.Options{Latency: 50 * time.Millisecond}, nil, nil)
-	ps, err := app.m.provider.get(context.Background())
+	md, err := app.m.provider.Discover(context.Background())
 	require.NoError(t, err)
 	tok := app.op.IDToken("alice", "", nil)
-	_, err = app.m.verifyIDToken(context.Background(), ps, tok, idTokenChecks{})
+	_, err = app.m.verifyIDToken(context.Background(), md, tok, idTokenChecks{})
 	require.NoError(t, err)
 	require.Equal(t, 1, jwksCalls(app))
 
@@ -370,7 +370,7 @@ func TestJWKSRefreshCoalesced(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := app.m.verifyIDToken(context.Background(), ps, tok, idTokenChecks{})
+			_, err := app.m.verifyIDToken(context.Background(), md, tok, idTokenChecks{})
 			errs <- err
 		}()
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -77,7 +76,7 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 	if err := checkLoginOptions(opts); err != nil {
 		return err
 	}
-	ps, err := m.provider.get(r.Context())
+	md, err := m.discover(r.Context())
 	if err != nil {
 		return unavailable(err)
 	}
@@ -174,10 +173,11 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 	}
 	query.Set("client_id", m.s.clientID)
 
-	// JAR and PAR (par.go) apply here; a failure leaves no transaction.
-	target, err := m.authorizationURL(r.Context(), ps, query)
+	// JAR and PAR (internal/provider) apply here; a failure leaves no
+	// transaction.
+	target, err := m.provider.AuthorizationURL(r.Context(), md, query)
 	if err != nil {
-		return err
+		return providerPage(err)
 	}
 	if err := m.storeTransaction(w.Header(), tx); err != nil {
 		return newError(http.StatusInternalServerError, "server_error", "the transaction cookie could not be written", err)
@@ -374,26 +374,6 @@ func (s *settings) txFallbackClear() setCookie {
 	c := s.txFallbackCookie("", epoch)
 	c.httpOnly = false
 	return c
-}
-
-// withQuery appends params to endpoint, keeping its own query, with the
-// keys in a stable order.
-func withQuery(endpoint string, params url.Values) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("%w: invalid endpoint", ErrProviderUnavailable)
-	}
-	q := u.Query()
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		q[k] = params[k]
-	}
-	u.RawQuery = q.Encode()
-	return u.String(), nil
 }
 
 func parseMaxAge(v string) (int64, error) {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/openidconnect-go/oidc/internal/provider"
 	"github.com/openidconnect-go/oidc/internal/safeurl"
 )
 
@@ -78,7 +79,7 @@ func (c *Context) Logout(w http.ResponseWriter, r *http.Request, opts LogoutOpti
 // provider is unreachable or has no logout endpoint (the logout then stays
 // local).
 func (m *Middleware) idpLogoutURL(r *http.Request, idToken, returnURL string, extra map[string]string) (string, bool) {
-	ps, err := m.provider.get(r.Context())
+	md, err := m.discover(r.Context())
 	if err != nil {
 		m.s.logger.Warn("oidc: provider unreachable at logout; logged out locally only", "error", err.Error())
 		return "", false
@@ -100,8 +101,8 @@ func (m *Middleware) idpLogoutURL(r *http.Request, idToken, returnURL string, ex
 			q.Set(k, v)
 		}
 	}
-	if m.auth0Mode(ps.md.Issuer) {
-		iss, err := url.Parse(ps.md.Issuer)
+	if m.auth0Mode(md.Issuer) {
+		iss, err := url.Parse(md.Issuer)
 		if err != nil {
 			return "", false
 		}
@@ -118,14 +119,14 @@ func (m *Middleware) idpLogoutURL(r *http.Request, idToken, returnURL string, ex
 		u := url.URL{Scheme: iss.Scheme, Host: iss.Host, Path: "/v2/logout", RawQuery: out.Encode()}
 		return u.String(), true
 	}
-	if ps.md.EndSessionEndpoint == "" {
+	if md.EndSessionEndpoint == "" {
 		m.s.logger.Warn("oidc: the provider has no end_session_endpoint; logged out locally only")
 		return "", false
 	}
 	if q.Get("client_id") == "" {
 		q.Set("client_id", m.s.clientID)
 	}
-	u, err := withQuery(ps.md.EndSessionEndpoint, q)
+	u, err := provider.WithQuery(md.EndSessionEndpoint, q)
 	if err != nil {
 		return "", false
 	}

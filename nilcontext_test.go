@@ -45,7 +45,7 @@ func TestNilContext(t *testing.T) {
 		cases := []struct {
 			name   string
 			call   func() error
-			status int // of the *Error or *TokenError; 0: a plain error
+			status int // of the *Error or *ProviderError; 0: a plain error
 			token  bool
 		}{
 			{"Set", func() error { return c.Set("k", "v") }, 0, false},
@@ -73,11 +73,11 @@ func TestNilContext(t *testing.T) {
 				err := tc.call()
 				require.ErrorIs(t, err, ErrNoMiddleware)
 				var oe *Error
-				var te *TokenError
+				var pe *ProviderError
 				switch {
 				case tc.token:
-					require.ErrorAs(t, err, &te)
-					assert.Equal(t, tc.status, te.StatusCode)
+					require.ErrorAs(t, err, &pe)
+					assert.Equal(t, tc.status, pe.StatusCode)
 				case tc.status != 0:
 					require.ErrorAs(t, err, &oe)
 					assert.Equal(t, tc.status, oe.Status)

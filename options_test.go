@@ -97,11 +97,11 @@ func TestTokenExchangeExtraFields(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := e.op.Calls(oidctest.EndpointToken)
 			_, err := e.exchange(tc.opts)
-			var te *TokenError
-			require.ErrorAs(t, err, &te)
-			assert.Equal(t, "invalid_request", te.ErrorCode)
-			assert.Equal(t, http.StatusBadRequest, te.StatusCode)
-			assert.Contains(t, te.Description, tc.desc)
+			var pe *ProviderError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "invalid_request", pe.Code)
+			assert.Equal(t, http.StatusBadRequest, pe.StatusCode)
+			assert.Contains(t, pe.Description, tc.desc)
 			assert.ErrorIs(t, err, ErrBadRequest)
 			for _, v := range tc.opts.Extra {
 				if len(v) > 3 {
@@ -217,10 +217,10 @@ func TestRefreshOptionsReservedParams(t *testing.T) {
 		t.Run(k, func(t *testing.T) {
 			calls := e.op.Calls(oidctest.EndpointToken)
 			_, err := e.refresh(RefreshOptions{TokenEndpointParams: map[string]string{k: "x", "audience": "https://api.example"}})
-			var te *TokenError
-			require.ErrorAs(t, err, &te)
-			assert.Equal(t, "invalid_request", te.ErrorCode)
-			assert.Contains(t, te.Description, fmt.Sprintf("RefreshOptions.TokenEndpointParams[%q]", k))
+			var pe *ProviderError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "invalid_request", pe.Code)
+			assert.Contains(t, pe.Description, fmt.Sprintf("RefreshOptions.TokenEndpointParams[%q]", k))
 			assert.ErrorIs(t, err, ErrBadRequest)
 			assert.Equal(t, calls, e.op.Calls(oidctest.EndpointToken), "nothing is sent")
 			assert.Equal(t, before, e.tokens(), "the session is unchanged")

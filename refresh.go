@@ -79,7 +79,10 @@ func (g *refreshGroup) do(ctx context.Context, now func() time.Time, key, fromAT
 	case <-call.done:
 		return call.res, call.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %w", ErrTokenExchange, ctx.Err())
+		// As for a token request whose context ends: the provider did not
+		// answer in time for this caller.
+		return nil, tokenError(http.StatusServiceUnavailable, "provider_unavailable",
+			"the request ended before the shared refresh did", fmt.Errorf("%w: %w", ErrProviderUnavailable, ctx.Err()))
 	}
 }
 
@@ -91,8 +94,8 @@ func (g *refreshGroup) run(ctx context.Context, now func() time.Time, key [32]by
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
-				err = &TokenError{ErrorCode: "server_error", Description: "the refresh failed unexpectedly",
-					StatusCode: http.StatusInternalServerError, cause: fmt.Errorf("panic: %v", p)}
+				err = tokenError(http.StatusInternalServerError, "server_error", "the refresh failed unexpectedly",
+					fmt.Errorf("panic: %v", p))
 			}
 		}()
 		res, err = fn(ctx)
@@ -115,8 +118,8 @@ func remember(err error) bool {
 	if err == nil {
 		return true
 	}
-	var te *TokenError
-	return errors.As(err, &te) && !te.unavailable()
+	var pe *ProviderError
+	return errors.As(err, &pe) && !pe.unavailable()
 }
 
 // pruneLocked forgets expired results (at most once a second) and, at

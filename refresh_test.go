@@ -84,13 +84,13 @@ func TestRefreshGroup(t *testing.T) {
 		fail := func(err error) func(context.Context) (*refreshResult, error) {
 			return func(context.Context) (*refreshResult, error) { calls.Add(1); return nil, err }
 		}
-		down := &TokenError{ErrorCode: "provider_unavailable", StatusCode: 503, cause: ErrProviderUnavailable}
+		down := &ProviderError{Code: "provider_unavailable", StatusCode: 503, cause: ErrProviderUnavailable}
 		for range 3 {
 			_, err := g.do(context.Background(), clk.Now, key, at1, fail(down))
 			assert.ErrorIs(t, err, ErrProviderUnavailable)
 		}
 		assert.Equal(t, int32(3), calls.Load())
-		bad := &TokenError{ErrorCode: "invalid_grant", StatusCode: 400}
+		bad := &ProviderError{Code: "invalid_grant", StatusCode: 400}
 		for range 3 {
 			_, err := g.do(context.Background(), clk.Now, key, at1, fail(bad))
 			assert.Same(t, bad, err)
@@ -132,9 +132,9 @@ func TestRefreshGroup(t *testing.T) {
 		var g refreshGroup
 		clk := newClock()
 		_, err := g.do(context.Background(), clk.Now, key, at1, func(context.Context) (*refreshResult, error) { panic("boom") })
-		var te *TokenError
-		require.ErrorAs(t, err, &te)
-		assert.Equal(t, "server_error", te.ErrorCode)
+		var pe *ProviderError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "server_error", pe.Code)
 		var calls atomic.Int32
 		_, err = g.do(context.Background(), clk.Now, key, at1, ok(&calls, nil))
 		require.NoError(t, err)
@@ -165,8 +165,8 @@ func TestRefreshGroup(t *testing.T) {
 	t.Run("remember", func(t *testing.T) {
 		t.Parallel()
 		assert.True(t, remember(nil))
-		assert.True(t, remember(&TokenError{ErrorCode: "invalid_grant"}))
-		assert.False(t, remember(&TokenError{cause: ErrProviderUnavailable}))
+		assert.True(t, remember(&ProviderError{Code: "invalid_grant"}))
+		assert.False(t, remember(&ProviderError{cause: ErrProviderUnavailable}))
 		assert.False(t, remember(errors.New("other")))
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -288,71 +287,6 @@ func TestLogoutWithoutRevocation(t *testing.T) {
 			if a.rt != "" {
 				assert.NotContains(t, logs, a.rt)
 			}
-		})
-	}
-}
-
-// TestRevocationEndpoint unit-tests the choice of the revocation endpoint,
-// with and without UseMTLS.
-func TestRevocationEndpoint(t *testing.T) {
-	t.Parallel()
-	newM := func(mtls bool) *Middleware {
-		cfg := Config{
-			Secret: Secrets{harnessSecret}, IssuerBaseURL: "https://op.example", BaseURL: "https://app.example",
-			ClientID: "client", ClientSecret: "secret",
-			LookupEnv: func(string) (string, bool) { return "", false },
-		}
-		if mtls {
-			cfg.ClientSecret = ""
-			cfg.UseMTLS = true
-			cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
-				return nil, io.ErrUnexpectedEOF
-			})}
-		}
-		m, err := New(cfg)
-		require.NoError(t, err)
-		return m
-	}
-	raw := func(v any) json.RawMessage { return must(json.Marshal(v)) }
-	cases := []struct {
-		name    string
-		mtls    bool
-		md      metadata
-		want    string
-		wantErr string
-	}{
-		{"standard", false, metadata{RevocationEndpoint: raw("https://op.example/revoke")}, "https://op.example/revoke", ""},
-		{"absent", false, metadata{}, "", "no revocation_endpoint"},
-		{"null", false, metadata{RevocationEndpoint: json.RawMessage("null")}, "", "no revocation_endpoint"},
-		{"not a string", false, metadata{RevocationEndpoint: raw(map[string]any{"x": 1})}, "", "not a string"},
-		{"http for an https issuer", false, metadata{RevocationEndpoint: raw("http://op.example/revoke")}, "", "absolute URL"},
-		{"relative", false, metadata{RevocationEndpoint: raw("/revoke")}, "", "absolute URL"},
-		{"mTLS alias", true, metadata{RevocationEndpoint: raw("https://op.example/revoke"),
-			MTLSEndpointAliases: raw(map[string]string{"revocation_endpoint": "https://mtls.op.example/revoke"})},
-			"https://mtls.op.example/revoke", ""},
-		{"mTLS without an alias", true, metadata{RevocationEndpoint: raw("https://op.example/revoke"),
-			MTLSEndpointAliases: raw(map[string]string{"token_endpoint": "https://mtls.op.example/token"})},
-			"https://op.example/revoke", ""},
-		{"mTLS alias only", true, metadata{
-			MTLSEndpointAliases: raw(map[string]string{"revocation_endpoint": "https://mtls.op.example/revoke"})},
-			"https://mtls.op.example/revoke", ""},
-		{"alias ignored without mTLS", false, metadata{RevocationEndpoint: raw("https://op.example/revoke"),
-			MTLSEndpointAliases: raw(map[string]string{"revocation_endpoint": "https://mtls.op.example/revoke"})},
-			"https://op.example/revoke", ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			md := tc.md
-			md.Issuer = "https://op.example/"
-			got, err := newM(tc.mtls).revocationEndpoint(&providerState{md: md})
-			if tc.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
 		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/openidconnect-go/oidc/internal/provider"
 )
 
 // Token-type identifiers of RFC 8693 §3, for TokenExchangeOptions.
@@ -58,7 +60,7 @@ type TokenExchangeOptions struct {
 	// (grant_type, client_id, client_secret, client_assertion,
 	// client_assertion_type, subject_token, and aud, which is not a
 	// token-exchange parameter: use Audience) are refused. Such errors are
-	// *TokenError "invalid_request" values naming the key, returned before
+	// *ProviderError "invalid_request" values naming the key, returned before
 	// anything is sent. (express-openid-connect drops all of these keys
 	// silently.)
 	Extra map[string]string
@@ -150,13 +152,6 @@ func (o *TokenExchangeOptions) applyExtra() (map[string]string, error) {
 	return rest, nil
 }
 
-// tokenExchangeKnown are the response members TokenExchangeResult has fields
-// for.
-var tokenExchangeKnown = map[string]bool{
-	"access_token": true, "issued_token_type": true, "token_type": true, "expires_in": true,
-	"scope": true, "refresh_token": true, "id_token": true,
-}
-
 var bearerPrefixRE = regexp.MustCompile(`(?i)^bearer\s+`)
 
 // CustomTokenExchange exchanges a token at the provider's token endpoint
@@ -165,7 +160,7 @@ var bearerPrefixRE = regexp.MustCompile(`(?i)^bearer\s+`)
 // Nothing is stored in the session. Defaults and parameters are described on
 // TokenExchangeOptions.
 //
-// Errors are *TokenError values:
+// Errors are *ProviderError values, wrapping ErrTokenExchange:
 //   - before any network call, 400 "invalid_request" wrapping
 //     ErrBadRequest: no subject token (for example an anonymous request, or
 //     a session without an access token), a subject token with surrounding
@@ -175,15 +170,16 @@ var bearerPrefixRE = regexp.MustCompile(`(?i)^bearer\s+`)
 //   - the provider's OAuth error, with StatusCode 401 for "mfa_required" and
 //     400 otherwise, its error code and description;
 //   - 503 wrapping ErrProviderUnavailable when the provider cannot be
-//     reached, times out or answers 5xx (express-openid-connect answers 400);
+//     reached, times out or answers 5xx, or its metadata cannot be
+//     discovered (express-openid-connect answers 400);
 //   - 502 "invalid_token_response" when the answer lacks access_token,
 //     issued_token_type or a supported token_type (bearer, dpop or n_a);
 //   - 500 "server_error" wrapping ErrNoMiddleware on a nil Context (a
 //     handler not wrapped by Auth).
 func (c *Context) CustomTokenExchange(ctx context.Context, opts TokenExchangeOptions) (*TokenExchangeResult, error) {
 	if c == nil {
-		return nil, &TokenError{ErrorCode: "server_error", Description: "the oidc middleware is not installed for this route",
-			StatusCode: http.StatusInternalServerError, cause: ErrNoMiddleware}
+		return nil, tokenError(http.StatusInternalServerError, "server_error", "the oidc middleware is not installed for this route",
+			ErrNoMiddleware)
 	}
 	m := c.m
 	extra, err := opts.applyExtra()
@@ -230,60 +226,41 @@ func (c *Context) CustomTokenExchange(ctx context.Context, opts TokenExchangeOpt
 		form.Set(k, v)
 	}
 
-	ps, err := m.provider.get(ctx)
+	md, err := m.discover(ctx)
 	if err != nil {
-		return nil, &TokenError{ErrorCode: "provider_unavailable", Description: "the provider's metadata could not be fetched",
-			StatusCode: http.StatusServiceUnavailable, cause: fmt.Errorf("%w: %w", ErrProviderUnavailable, err)}
+		return nil, metadataUnavailable(err)
 	}
-	doc, err := m.postTokenEndpoint(ctx, ps, form)
+	doc, err := m.provider.Token(ctx, md, form)
+	var ex *provider.Exchanged
+	if err == nil {
+		ex, err = doc.Exchanged()
+	}
 	if err != nil {
-		var te *TokenError
-		if errors.As(err, &te) && !te.unavailable() && te.StatusCode >= 400 && te.StatusCode < 500 {
-			te.StatusCode = http.StatusBadRequest
-			if te.ErrorCode == "mfa_required" {
-				te.StatusCode = http.StatusUnauthorized
+		err = fromProvider(err)
+		var pe *ProviderError
+		if errors.As(err, &pe) && !pe.unavailable() && pe.StatusCode >= 400 && pe.StatusCode < 500 {
+			pe.StatusCode = http.StatusBadRequest
+			if pe.Code == "mfa_required" {
+				pe.StatusCode = http.StatusUnauthorized
 			}
 		}
 		return nil, err
 	}
-	return parseTokenExchange(doc, opts.ActorToken != "")
+	return exchangeResult(ex, opts.ActorToken != ""), nil
 }
 
-// parseTokenExchange validates and converts a token-exchange response.
-func parseTokenExchange(doc map[string]any, withActor bool) (*TokenExchangeResult, error) {
-	invalid := func(desc string) error {
-		return &TokenError{ErrorCode: "invalid_token_response", Description: desc, StatusCode: http.StatusBadGateway}
-	}
+// exchangeResult is the public form of a token-exchange answer, with the
+// "act" claim of its tokens when an actor token was sent.
+func exchangeResult(ex *provider.Exchanged, withActor bool) *TokenExchangeResult {
 	res := &TokenExchangeResult{
-		AccessToken:     Secret(stringMember(doc, "access_token")),
-		IssuedTokenType: stringMember(doc, "issued_token_type"),
-		TokenType:       strings.ToLower(stringMember(doc, "token_type")),
-		Scope:           stringMember(doc, "scope"),
-		RefreshToken:    Secret(stringMember(doc, "refresh_token")),
-		IDToken:         Secret(stringMember(doc, "id_token")),
-	}
-	switch {
-	case res.AccessToken == "":
-		return nil, invalid("the token response has no access_token")
-	case res.IssuedTokenType == "":
-		return nil, invalid("the token response has no issued_token_type")
-	case res.TokenType != "bearer" && res.TokenType != "dpop" && res.TokenType != "n_a":
-		return nil, invalid("the token response has a missing or unsupported token_type")
-	}
-	if _, present := doc["expires_in"]; present {
-		secs, ok := expiresInMember(doc)
-		if !ok {
-			return nil, invalid("the token response has an invalid expires_in")
-		}
-		res.ExpiresIn = time.Duration(secs) * time.Second
-	}
-	for k, v := range doc {
-		if !tokenExchangeKnown[k] {
-			if res.Extra == nil {
-				res.Extra = map[string]any{}
-			}
-			res.Extra[k] = v
-		}
+		AccessToken:     Secret(ex.AccessToken),
+		IssuedTokenType: ex.IssuedTokenType,
+		TokenType:       ex.TokenType,
+		ExpiresIn:       ex.ExpiresIn,
+		Scope:           ex.Scope,
+		RefreshToken:    Secret(ex.RefreshToken),
+		IDToken:         Secret(ex.IDToken),
+		Extra:           ex.Extra,
 	}
 	if withActor {
 		for _, tok := range []Secret{res.IDToken, res.AccessToken} {
@@ -298,7 +275,7 @@ func parseTokenExchange(doc map[string]any, withActor bool) (*TokenExchangeResul
 			}
 		}
 	}
-	return res, nil
+	return res
 }
 
 // orDefault returns v, or def when v is empty.

@@ -200,10 +200,10 @@ func TestCustomTokenExchange(t *testing.T) {
 		calls := e.op.Calls(oidctest.EndpointToken)
 		for k := range tokenExchangeReserved {
 			_, err := e.exchange(TokenExchangeOptions{Audience: "https://api.example", Extra: map[string]string{k: "evil", "kept": "yes"}})
-			var te *TokenError
-			require.ErrorAs(t, err, &te, k)
-			assert.Contains(t, te.Description, fmt.Sprintf("Extra[%q]", k))
-			assert.NotContains(t, te.Error(), "evil")
+			var pe *ProviderError
+			require.ErrorAs(t, err, &pe, k)
+			assert.Contains(t, pe.Description, fmt.Sprintf("Extra[%q]", k))
+			assert.NotContains(t, pe.Error(), "evil")
 			assert.ErrorIs(t, err, ErrBadRequest)
 		}
 		assert.Equal(t, calls, e.op.Calls(oidctest.EndpointToken), "no network call")
@@ -304,11 +304,11 @@ func TestCustomTokenExchange(t *testing.T) {
 		e := newTKApp(t, oidctest.Options{Intercept: exchangeError(http.StatusBadRequest, "invalid_target", "unknown audience")}, nil)
 		e.login()
 		_, err := e.exchange(TokenExchangeOptions{Audience: "https://nope.example"})
-		var te *TokenError
-		require.ErrorAs(t, err, &te)
-		assert.Equal(t, http.StatusBadRequest, te.StatusCode)
-		assert.Equal(t, "invalid_target", te.ErrorCode)
-		assert.Equal(t, "unknown audience", te.Description)
+		var pe *ProviderError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, http.StatusBadRequest, pe.StatusCode)
+		assert.Equal(t, "invalid_target", pe.Code)
+		assert.Equal(t, "unknown audience", pe.Description)
 		assert.ErrorIs(t, err, ErrTokenExchange)
 	})
 	t.Run("a 401 invalid_client is reported as 400, like express", func(t *testing.T) {
@@ -316,20 +316,20 @@ func TestCustomTokenExchange(t *testing.T) {
 		e := newTKApp(t, oidctest.Options{Intercept: exchangeError(http.StatusUnauthorized, "invalid_client", "no")}, nil)
 		e.login()
 		_, err := e.exchange(TokenExchangeOptions{})
-		var te *TokenError
-		require.ErrorAs(t, err, &te)
-		assert.Equal(t, http.StatusBadRequest, te.StatusCode)
-		assert.Equal(t, "invalid_client", te.ErrorCode)
+		var pe *ProviderError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, http.StatusBadRequest, pe.StatusCode)
+		assert.Equal(t, "invalid_client", pe.Code)
 	})
 	t.Run("maps mfa_required AS error to HTTP 401", func(t *testing.T) {
 		t.Parallel()
 		e := newTKApp(t, oidctest.Options{Intercept: exchangeError(http.StatusForbidden, "mfa_required", "Multifactor authentication required")}, nil)
 		e.login()
 		_, err := e.exchange(TokenExchangeOptions{})
-		var te *TokenError
-		require.ErrorAs(t, err, &te)
-		assert.Equal(t, http.StatusUnauthorized, te.StatusCode)
-		assert.Equal(t, "mfa_required", te.ErrorCode)
+		var pe *ProviderError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, http.StatusUnauthorized, pe.StatusCode)
+		assert.Equal(t, "mfa_required", pe.Code)
 	})
 	t.Run("an unreachable provider is 503 and wraps ErrProviderUnavailable", func(t *testing.T) {
 		t.Parallel()
@@ -338,9 +338,9 @@ func TestCustomTokenExchange(t *testing.T) {
 		before := e.tokens()
 		e.op.SetDown(true)
 		_, err := e.exchange(TokenExchangeOptions{})
-		var te *TokenError
-		require.ErrorAs(t, err, &te)
-		assert.Equal(t, http.StatusServiceUnavailable, te.StatusCode)
+		var pe *ProviderError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, http.StatusServiceUnavailable, pe.StatusCode)
 		assert.ErrorIs(t, err, ErrProviderUnavailable)
 		e.op.SetDown(false)
 		assert.Equal(t, before, e.tokens())
@@ -373,10 +373,10 @@ func TestCustomTokenExchange(t *testing.T) {
 			res, err := e.exchange(TokenExchangeOptions{})
 			assert.Equal(t, before, e.tokens(), "the session never changes")
 			if tc.wantErr {
-				var te *TokenError
-				require.ErrorAs(t, err, &te)
-				assert.Equal(t, "invalid_token_response", te.ErrorCode)
-				assert.Equal(t, http.StatusBadGateway, te.StatusCode)
+				var pe *ProviderError
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, "invalid_token_response", pe.Code)
+				assert.Equal(t, http.StatusBadGateway, pe.StatusCode)
 				return
 			}
 			require.NoError(t, err)
@@ -388,11 +388,11 @@ func TestCustomTokenExchange(t *testing.T) {
 // assertLocalError checks a validation error raised before any request.
 func assertLocalError(t *testing.T, err error, desc string) {
 	t.Helper()
-	var te *TokenError
-	require.ErrorAs(t, err, &te)
-	assert.Equal(t, http.StatusBadRequest, te.StatusCode)
-	assert.Equal(t, "invalid_request", te.ErrorCode)
-	assert.Equal(t, desc, te.Description)
+	var pe *ProviderError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, http.StatusBadRequest, pe.StatusCode)
+	assert.Equal(t, "invalid_request", pe.Code)
+	assert.Equal(t, desc, pe.Description)
 	assert.ErrorIs(t, err, ErrBadRequest)
 	assert.ErrorIs(t, err, ErrTokenExchange)
 }

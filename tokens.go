@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/openidconnect-go/oidc/internal/provider"
 )
 
 // AccessToken is the session's access token, as returned by
@@ -94,8 +95,8 @@ type RefreshOptions struct {
 	// TokenEndpointParams are extra parameters of the refresh request, merged
 	// over Config.TokenEndpointParams (for example "audience" or "scope").
 	// grant_type, refresh_token and the client authentication parameters
-	// cannot be set: Refresh returns a *TokenError "invalid_request" naming
-	// the key (wrapping ErrBadRequest) before anything is sent.
+	// cannot be set: Refresh returns a *ProviderError "invalid_request"
+	// naming the key (wrapping ErrBadRequest) before anything is sent.
 	TokenEndpointParams map[string]string
 }
 
@@ -168,7 +169,9 @@ func (m *Middleware) refreshParams(opts RefreshOptions) (map[string]string, erro
 //   - an *Error wrapping ErrStoreUnavailable (503) when, after the response
 //     headers were written, the refreshed session could not be written to
 //     the store;
-//   - a *TokenError for everything else. An answer with the OAuth error
+//   - a *ProviderError for everything else (wrapping ErrTokenExchange),
+//     including a refused TokenEndpointParams key (400 "invalid_request",
+//     before anything is sent). An answer with the OAuth error
 //     invalid_grant (the refresh token expired, was revoked or reused, or
 //     the user's consent or account is gone) ends the session: it is
 //     cleared (the cookie in this response, the Session.Store entry at
@@ -182,8 +185,10 @@ func (m *Middleware) refreshParams(opts RefreshOptions) (map[string]string, erro
 //     the store: when another instance has meanwhile obtained new tokens
 //     with the same refresh token, they are adopted and returned without
 //     an error. Any other error leaves the session as it was; network
-//     errors, timeouts and 5xx answers (StatusCode 503 or the provider's
-//     status) also wrap ErrProviderUnavailable. StatusCode is the
+//     errors, timeouts, 5xx answers (StatusCode 503 or the provider's
+//     status) and failed discoveries (503) also wrap
+//     ErrProviderUnavailable, as does a caller whose ctx ends before the
+//     shared refresh does (503, also wrapping ctx's error). StatusCode is the
 //     provider's HTTP status for OAuth errors (400 or 401), 502 for an
 //     invalid answer (including a rejected ID token, which also wraps
 //     ErrInvalidIDToken).
@@ -228,8 +233,8 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 			return m.refreshGrant(ctx, rt, params, curClaims)
 		})
 	if err != nil {
-		var te *TokenError
-		if errors.As(err, &te) && te.ErrorCode == "invalid_grant" {
+		var pe *ProviderError
+		if errors.As(err, &pe) && pe.Code == "invalid_grant" {
 			// Another instance may have rotated this refresh token a moment
 			// ago: with a shared store, adopt its result (catalog REF-03).
 			if tok, ok := c.adoptStoredRefresh(ctx, rt); ok {
@@ -371,8 +376,7 @@ func (c *Context) applyRefresh(res *refreshResult) (*AccessToken, error) {
 	if res.idClaims != nil {
 		cur := c.idTokenClaimsLocked()
 		if msg := sameIdentity(cur, res.idClaims); msg != "" {
-			return nil, &TokenError{ErrorCode: "invalid_id_token", Description: msg, StatusCode: http.StatusBadGateway,
-				cause: ErrInvalidIDToken}
+			return nil, tokenError(http.StatusBadGateway, "invalid_id_token", msg, ErrInvalidIDToken)
 		}
 	}
 	if err := c.lateChangeLocked(); err != nil {
@@ -423,66 +427,53 @@ type refreshResult struct {
 	receivedAt   time.Time
 }
 
-// refreshGrant runs one refresh_token grant and validates the answer.
+// refreshGrant runs one refresh_token grant (provider.Client.Token, the
+// path of every grant) and validates the answer; a returned ID token is
+// verified like a login's and must name the same user.
 func (m *Middleware) refreshGrant(ctx context.Context, rt string, params map[string]string, cur Claims) (*refreshResult, error) {
-	ps, err := m.provider.get(ctx)
+	md, err := m.discover(ctx)
 	if err != nil {
-		return nil, &TokenError{ErrorCode: "provider_unavailable", Description: "the provider's metadata could not be fetched",
-			StatusCode: http.StatusServiceUnavailable, cause: fmt.Errorf("%w: %w", ErrProviderUnavailable, err)}
+		return nil, metadataUnavailable(err)
 	}
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+	form := url.Values{"grant_type": {provider.GrantRefreshToken}, "refresh_token": {rt}}
 	for k, v := range params {
 		form.Set(k, v)
 	}
-	doc, err := m.postTokenEndpoint(ctx, ps, form)
+	doc, err := m.provider.Token(ctx, md, form)
+	var tok *provider.Tokens
+	if err == nil {
+		tok, err = doc.Tokens(provider.GrantRefreshToken)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fromProvider(err)
 	}
-	received := m.s.now()
-	invalid := func(desc string) error {
-		return &TokenError{ErrorCode: "invalid_token_response", Description: desc, StatusCode: http.StatusBadGateway}
-	}
-	res := &refreshResult{accessToken: stringMember(doc, "access_token"), receivedAt: received}
-	if res.accessToken == "" {
-		return nil, invalid("the token response has no access_token")
-	}
-	tt := stringMember(doc, "token_type")
-	switch strings.ToLower(tt) {
-	case "bearer":
-		res.tokenType = "Bearer"
-	case "dpop":
-		res.tokenType = tt
-	default:
-		return nil, invalid("the token response has a missing or unsupported token_type")
-	}
-	if _, present := doc["expires_in"]; present {
-		if res.expiresIn, res.hasExpiry = expiresInMember(doc); !res.hasExpiry {
-			return nil, invalid("the token response has an invalid expires_in")
-		}
-	}
-	if v, present := doc["refresh_token"]; present && v != nil {
-		if res.refreshToken, _ = v.(string); res.refreshToken == "" {
-			return nil, invalid("the token response has an invalid refresh_token")
-		}
-	}
-	if v, present := doc["id_token"]; present && v != nil {
-		idt, _ := v.(string)
-		claims, err := m.verifyIDToken(ctx, ps, idt, idTokenChecks{})
+	res := &refreshResult{accessToken: tok.AccessToken, tokenType: tok.TokenType, refreshToken: tok.RefreshToken,
+		expiresIn: tok.ExpiresIn, hasExpiry: tok.HasExpiry, receivedAt: m.s.now()}
+	if tok.HasIDToken {
+		claims, err := m.verifyIDToken(ctx, md, tok.IDToken, idTokenChecks{})
 		if err != nil {
 			var e *Error
 			desc, cause := "the refreshed ID token was rejected", error(ErrInvalidIDToken)
 			if errors.As(err, &e) {
 				desc, cause = e.Description, e.Err
 			}
-			return nil, &TokenError{ErrorCode: "invalid_id_token", Description: desc, StatusCode: http.StatusBadGateway, cause: cause}
+			return nil, tokenError(http.StatusBadGateway, "invalid_id_token", desc, cause)
 		}
 		if msg := sameIdentity(cur, claims); msg != "" {
-			return nil, &TokenError{ErrorCode: "invalid_id_token", Description: msg, StatusCode: http.StatusBadGateway,
-				cause: ErrInvalidIDToken}
+			return nil, tokenError(http.StatusBadGateway, "invalid_id_token", msg, ErrInvalidIDToken)
 		}
-		res.idToken, res.idClaims = idt, claims
+		res.idToken, res.idClaims = tok.IDToken, claims
 	}
 	return res, nil
+}
+
+// metadataUnavailable is the error of a token request that could not be
+// sent because discovery failed (an issuer mismatch included): 503
+// provider_unavailable, wrapping ErrTokenExchange, ErrProviderUnavailable
+// and discovery's *ProviderError.
+func metadataUnavailable(err error) *ProviderError {
+	return tokenError(http.StatusServiceUnavailable, "provider_unavailable", "the provider's metadata could not be fetched",
+		fmt.Errorf("%w: %w", ErrProviderUnavailable, err))
 }
 
 // sameIdentity checks that a refreshed ID token names the same issuer,

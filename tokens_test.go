@@ -412,9 +412,9 @@ func TestRefresh(t *testing.T) {
 				before := e.tokens()
 				e.op.SetOptions(func(o *oidctest.Options) { o.MutateTokenResponse = mutate })
 				_, err := e.refresh(RefreshOptions{})
-				var te *TokenError
-				require.ErrorAs(t, err, &te)
-				assert.Equal(t, http.StatusBadGateway, te.StatusCode)
+				var pe *ProviderError
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, http.StatusBadGateway, pe.StatusCode)
 				assert.ErrorIs(t, err, ErrTokenExchange)
 				assert.NotErrorIs(t, err, ErrProviderUnavailable)
 				assert.Equal(t, before, e.tokens())
@@ -480,10 +480,10 @@ func TestRefreshIDTokenChecks(t *testing.T) {
 				assert.NotEqual(t, before.AccessToken, after.AccessToken)
 				return
 			}
-			var te *TokenError
-			require.ErrorAs(t, err, &te)
-			assert.Equal(t, "invalid_id_token", te.ErrorCode)
-			assert.Equal(t, http.StatusBadGateway, te.StatusCode)
+			var pe *ProviderError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "invalid_id_token", pe.Code)
+			assert.Equal(t, http.StatusBadGateway, pe.StatusCode)
 			assert.ErrorIs(t, err, ErrInvalidIDToken)
 			assert.ErrorIs(t, err, ErrTokenExchange)
 			assert.Equal(t, before, after, "the session must not change")
@@ -509,10 +509,10 @@ func TestRefreshInvalidGrant(t *testing.T) {
 			calls := e.op.Calls(oidctest.EndpointToken)
 
 			_, err := e.refresh(RefreshOptions{})
-			var te *TokenError
-			require.ErrorAs(t, err, &te)
-			assert.Equal(t, "invalid_grant", te.ErrorCode)
-			assert.Equal(t, http.StatusBadRequest, te.StatusCode)
+			var pe *ProviderError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, "invalid_grant", pe.Code)
+			assert.Equal(t, http.StatusBadRequest, pe.StatusCode)
 			assert.ErrorIs(t, err, ErrTokenExchange)
 			assert.NotErrorIs(t, err, ErrProviderUnavailable)
 			assert.NotContains(t, err.Error(), before.RefreshToken)
@@ -540,9 +540,9 @@ func TestRefreshInvalidGrant(t *testing.T) {
 			e.mu.Lock()
 			e.fn = func(w http.ResponseWriter, r *http.Request, c *Context) {
 				_, err := c.Refresh(r.Context(), RefreshOptions{})
-				var te *TokenError
-				if errors.As(err, &te) {
-					_, _ = w.Write([]byte(te.ErrorCode))
+				var pe *ProviderError
+				if errors.As(err, &pe) {
+					_, _ = w.Write([]byte(pe.Code))
 				}
 			}
 			e.mu.Unlock()
@@ -611,11 +611,11 @@ func TestRefreshProviderFailures(t *testing.T) {
 			e.clk.Advance(2 * time.Hour) // the access token has expired
 			tc.setup(e)
 			_, err := e.refresh(RefreshOptions{})
-			var te *TokenError
-			require.ErrorAs(t, err, &te)
+			var pe *ProviderError
+			require.ErrorAs(t, err, &pe)
 			assert.ErrorIs(t, err, ErrProviderUnavailable)
 			assert.ErrorIs(t, err, ErrTokenExchange)
-			assert.Equal(t, tc.wantStatus, te.StatusCode)
+			assert.Equal(t, tc.wantStatus, pe.StatusCode)
 			assert.Equal(t, before, e.tokens(), "the session is kept")
 
 			// Recovery: the same session refreshes fine.
@@ -632,8 +632,14 @@ func TestRefreshProviderFailures(t *testing.T) {
 // tkFail is an Intercept that answers the token endpoint with status and
 // body.
 func tkFail(status int, body string) func(string, http.ResponseWriter, *http.Request) bool {
-	return func(ep string, w http.ResponseWriter, _ *http.Request) bool {
-		if ep != oidctest.EndpointToken {
+	return answerAt(oidctest.EndpointToken, status, body)
+}
+
+// answerAt is an Intercept that answers the endpoint named ep with status
+// and body (JSON when it starts with "{", else HTML).
+func answerAt(ep string, status int, body string) func(string, http.ResponseWriter, *http.Request) bool {
+	return func(name string, w http.ResponseWriter, _ *http.Request) bool {
+		if name != ep {
 			return false
 		}
 		if strings.HasPrefix(body, "{") {
@@ -656,11 +662,11 @@ func TestRefreshOAuthErrors(t *testing.T) {
 		before := e.tokens()
 		e.op.SetOptions(func(o *oidctest.Options) { o.ClientSecret = "rotated-secret" })
 		_, err := e.refresh(RefreshOptions{})
-		var te *TokenError
-		require.ErrorAs(t, err, &te)
-		assert.Equal(t, "invalid_client", te.ErrorCode)
-		assert.Equal(t, http.StatusUnauthorized, te.StatusCode)
-		assert.NotEmpty(t, te.Description)
+		var pe *ProviderError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "invalid_client", pe.Code)
+		assert.Equal(t, http.StatusUnauthorized, pe.StatusCode)
+		assert.NotEmpty(t, pe.Description)
 		assert.Equal(t, before, e.tokens())
 	})
 	t.Run("echoed tokens are removed from the description", func(t *testing.T) {
@@ -684,15 +690,15 @@ func TestRefreshOAuthErrors(t *testing.T) {
 			}
 		})
 		_, err := e.refresh(RefreshOptions{})
-		var te *TokenError
-		require.ErrorAs(t, err, &te)
-		assert.Equal(t, "invalid_request", te.ErrorCode)
+		var pe *ProviderError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "invalid_request", pe.Code)
 		assert.NotContains(t, err.Error(), rt)
 		assert.NotContains(t, fmtAll(err), rt)
-		assert.Contains(t, te.Description, "[REDACTED]")
-		assert.NotContains(t, te.Description, "\n")
+		assert.Contains(t, pe.Description, "[REDACTED]")
+		assert.NotContains(t, pe.Description, "\n")
 	})
-	t.Run("the default ErrorHandler renders a TokenError with its status", func(t *testing.T) {
+	t.Run("the default ErrorHandler renders a ProviderError with its status", func(t *testing.T) {
 		t.Parallel()
 		e := newTKApp(t, oidctest.Options{}, nil)
 		e.login()

@@ -165,9 +165,9 @@ func TestTokenSource(t *testing.T) {
 					e.op.RevokeAll()
 				},
 				check: func(t *testing.T, e *tkApp, err error) {
-					var te *TokenError
-					require.ErrorAs(t, err, &te)
-					assert.Equal(t, "invalid_grant", te.ErrorCode)
+					var pe *ProviderError
+					require.ErrorAs(t, err, &pe)
+					assert.Equal(t, "invalid_grant", pe.Code)
 					assert.False(t, e.tokens().Authenticated)
 				},
 			},

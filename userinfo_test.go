@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openidconnect-go/oidc/internal/provider"
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
@@ -145,7 +146,7 @@ func TestFetchUserInfo(t *testing.T) {
 	t.Run("oversized and malformed answers are errors", func(t *testing.T) {
 		t.Parallel()
 		for name, body := range map[string]string{
-			"too large":    `{"sub":"user-1","pad":"` + strings.Repeat("x", maxTokenResponseBytes) + `"}`,
+			"too large":    `{"sub":"user-1","pad":"` + strings.Repeat("x", provider.MaxTokenResponseBytes) + `"}`,
 			"not JSON":     `not json`,
 			"JSON array":   `["user-1"]`,
 			"JSON null":    `null`,

@@ -438,11 +438,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, err error) {
 	out := errorView{Error: err.Error(), Status: http.StatusInternalServerError}
-	var te *oidc.TokenError
+	var pe *oidc.ProviderError
 	var oe *oidc.Error
 	switch {
-	case errors.As(err, &te):
-		out.Code, out.Status = te.ErrorCode, te.StatusCode
+	case errors.As(err, &pe):
+		out.Code, out.Status = pe.Code, pe.StatusCode
 	case errors.As(err, &oe):
 		out.Code, out.Status = oe.Code, oe.Status
 	}

@@ -110,9 +110,9 @@ func main() {
 
 // tokenFailed answers a request whose access token could not be obtained.
 func tokenFailed(w http.ResponseWriter, r *http.Request, c *oidc.Context, err error) {
-	var te *oidc.TokenError
+	var pe *oidc.ProviderError
 	switch {
-	case errors.As(err, &te) && te.ErrorCode == "invalid_grant",
+	case errors.As(err, &pe) && pe.Code == "invalid_grant",
 		errors.Is(err, oidc.ErrNoAccessToken), errors.Is(err, oidc.ErrNoRefreshToken),
 		errors.Is(err, oidc.ErrSessionExpired):
 		// The tokens are gone (an invalid_grant answer also ended the

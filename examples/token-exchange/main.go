@@ -56,10 +56,10 @@ func main() {
 			// SubjectToken defaults to the session's access token.
 			// Extra: map[string]string{"connection": "..."} for provider-specific parameters.
 		})
-		var te *oidc.TokenError
-		if errors.As(err, &te) {
-			// te.StatusCode is 401 for mfa_required, 400 for other refusals.
-			http.Error(w, "token exchange refused: "+te.ErrorCode+": "+te.Description, te.StatusCode)
+		var pe *oidc.ProviderError
+		if errors.As(err, &pe) {
+			// pe.StatusCode is 401 for mfa_required, 400 for other refusals.
+			http.Error(w, "token exchange refused: "+pe.Code+": "+pe.Description, pe.StatusCode)
 			return
 		} else if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)

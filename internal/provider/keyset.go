@@ -1,4 +1,4 @@
-package oidc
+package provider
 
 import (
 	"context"
@@ -30,8 +30,8 @@ const (
 	jwksBackoffMax = time.Minute
 )
 
-// maxJWTBytes bounds the tokens we parse.
-const maxJWTBytes = 256 << 10
+// MaxJWTBytes bounds the tokens we parse.
+const MaxJWTBytes = 256 << 10
 
 var errNoKey = errors.New("no matching key in the provider's JWKS")
 
@@ -51,9 +51,8 @@ var errBadSignature = errors.New("signature verification failed")
 // jwksCooldown across all callers. Concurrent fetches are shared. HS*
 // tokens are verified with the client secret.
 type keySet struct {
-	s      *settings
-	client *http.Client
-	uri    string
+	c   *Client
+	uri string
 
 	mu        sync.Mutex
 	keys      []jose.JSONWebKey
@@ -63,7 +62,7 @@ type keySet struct {
 	forcedAt  time.Time // start of the last failure-triggered fetch
 	retryAt   time.Time // back-off: no fetch before this
 	backoff   time.Duration
-	lastErr   error
+	lastErr   error // an *Error
 	inflight  *keysFlight
 }
 
@@ -72,24 +71,24 @@ type keysFlight struct {
 	err  error
 }
 
-func newKeySet(s *settings, client *http.Client, uri string) *keySet {
-	return &keySet{s: s, client: client, uri: uri}
+func newKeySet(c *Client, uri string) *keySet {
+	return &keySet{c: c, uri: uri}
 }
 
 // VerifySignature implements go-oidc's KeySet.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	if len(raw) > maxJWTBytes {
+	if len(raw) > MaxJWTBytes {
 		return nil, errors.New("token too large")
 	}
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.s.alg)})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.c.s.IDTokenAlg)})
 	if err != nil {
 		return nil, fmt.Errorf("malformed token: %w", err)
 	}
 	if len(jws.Signatures) != 1 {
 		return nil, errors.New("token must have exactly one signature")
 	}
-	if strings.HasPrefix(k.s.alg, "HS") {
-		return jws.Verify([]byte(k.s.clientSecret))
+	if strings.HasPrefix(k.c.s.IDTokenAlg, "HS") {
+		return jws.Verify([]byte(k.c.s.ClientSecret))
 	}
 	kid := jws.Signatures[0].Header.KeyID
 	keys, gen, justFetched, err := k.current(ctx)
@@ -113,7 +112,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 func (k *keySet) verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid string) ([]byte, error) {
 	matched := false
 	for _, key := range keys {
-		if (kid != "" && key.KeyID != kid) || !eligible(key, k.s.alg) {
+		if (kid != "" && key.KeyID != kid) || !eligible(key, k.c.s.IDTokenAlg) {
 			continue
 		}
 		matched = true
@@ -133,8 +132,8 @@ func (k *keySet) verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, 
 // call succeeded. An error means there are no keys at all.
 func (k *keySet) current(ctx context.Context) (keys []jose.JSONWebKey, gen uint64, justFetched bool, err error) {
 	k.mu.Lock()
-	now := k.s.now()
-	if k.gen > 0 && now.Sub(k.fetchedAt) < k.s.jwksMaxAge {
+	now := k.c.s.Now()
+	if k.gen > 0 && now.Sub(k.fetchedAt) < k.c.s.JWKSMaxAge {
 		keys, gen = k.keys, k.gen
 		k.mu.Unlock()
 		return keys, gen, false, nil
@@ -174,7 +173,7 @@ func (k *keySet) refetch(ctx context.Context, gen uint64) ([]jose.JSONWebKey, bo
 	leader := false
 	f := k.inflight
 	if f == nil {
-		now := k.s.now()
+		now := k.c.s.Now()
 		if (k.forced && now.Before(k.forcedAt.Add(jwksCooldown))) || now.Before(k.retryAt) {
 			k.mu.Unlock()
 			return nil, false
@@ -210,7 +209,7 @@ func (k *keySet) await(ctx context.Context, f *keysFlight, leader bool) error {
 	case <-f.done:
 		return f.err
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrProviderUnavailable, ctx.Err())
+		return unavailable(http.StatusServiceUnavailable, ctx.Err().Error(), ctx.Err())
 	}
 }
 
@@ -218,11 +217,14 @@ func (k *keySet) await(ctx context.Context, f *keysFlight, leader bool) error {
 // keys the provider dropped stop verifying at once; a failed one keeps them
 // and starts (or extends) the back-off.
 func (k *keySet) fetch(ctx context.Context, f *keysFlight) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.s.httpTimeout)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.c.s.HTTPTimeout)
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	err := getJSON(fctx, k.client, k.uri, &set)
+	var err error
+	if e := k.c.getJSON(fctx, k.uri, &set); e != nil {
+		err = e
+	}
 	cancel()
 	var keys []jose.JSONWebKey
 	for _, raw := range set.Keys {
@@ -232,7 +234,7 @@ func (k *keySet) fetch(ctx context.Context, f *keysFlight) {
 		}
 	}
 	k.mu.Lock()
-	now := k.s.now()
+	now := k.c.s.Now()
 	if err == nil {
 		k.keys, k.gen, k.fetchedAt = keys, k.gen+1, now
 		k.backoff, k.retryAt, k.lastErr = 0, time.Time{}, nil
@@ -247,9 +249,9 @@ func (k *keySet) fetch(ctx context.Context, f *keysFlight) {
 	close(f.done)
 	if err != nil {
 		if stale {
-			k.s.logger.Warn("oidc: JWKS refresh failed; keeping the cached keys", "error", err.Error())
+			k.c.s.Logger.Warn("oidc: JWKS refresh failed; keeping the cached keys", "error", detail(err))
 		} else {
-			k.s.logger.Warn("oidc: JWKS fetch failed", "error", err.Error())
+			k.c.s.Logger.Warn("oidc: JWKS fetch failed", "error", detail(err))
 		}
 	}
 }
@@ -271,4 +273,12 @@ func eligible(key jose.JSONWebKey, alg string) bool {
 		return alg == "EdDSA"
 	}
 	return false
+}
+
+// detail is the text to log of err: Detail for an *Error.
+func detail(err error) string {
+	if e, ok := err.(*Error); ok {
+		return e.Detail()
+	}
+	return err.Error()
 }

@@ -1,8 +1,7 @@
-package oidc
+package provider
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strconv"
 )
@@ -13,10 +12,11 @@ import (
 // now + 60 s. The header has alg and, when configured, kid; no typ, as in
 // express-openid-connect. max_age becomes a JSON number and a claims
 // parameter holding a JSON object becomes that object (OpenID Connect Core
-// §6.1); every other parameter stays a string.
-func (m *Middleware) requestObject(ps *providerState, params url.Values) (string, error) {
-	if ps == nil || ps.md.Issuer == "" {
-		return "", newError(http.StatusInternalServerError, "server_error", "the request object needs the discovered issuer as its audience", nil)
+// §6.1); every other parameter stays a string. Errors are server_error
+// (500).
+func (c *Client) requestObject(md *Metadata, params url.Values) (string, *Error) {
+	if md == nil || md.Issuer == "" {
+		return "", localError("the request object needs the discovered issuer as its audience", nil, nil)
 	}
 	claims := make(map[string]any, len(params)+6)
 	for k, vs := range params {
@@ -35,17 +35,17 @@ func (m *Middleware) requestObject(ps *providerState, params url.Values) (string
 			claims["claims"] = json.RawMessage(v)
 		}
 	}
-	std, err := m.jwtClaims(ps.md.Issuer)
+	std, err := c.jwtClaims(md.Issuer)
 	if err != nil {
 		return "", err
 	}
 	for k, v := range std {
 		claims[k] = v
 	}
-	claims["client_id"] = m.s.clientID
-	tok, err := signJWT(m.s.requestKey, m.s.requestAlg, m.s.requestKeyID, claims)
-	if err != nil {
-		return "", newError(http.StatusInternalServerError, "server_error", "the request object could not be signed", err)
+	claims["client_id"] = c.s.ClientID
+	tok, serr := signJWT(c.s.RequestKey, c.s.RequestAlg, c.s.RequestKeyID, claims)
+	if serr != nil {
+		return "", localError("the request object could not be signed", nil, serr)
 	}
 	return tok, nil
 }
