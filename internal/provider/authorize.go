@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 )
 
@@ -34,9 +33,5 @@ func (c *Client) AuthorizationURL(ctx context.Context, md *Metadata, params url.
 		}
 		params = url.Values{"client_id": {c.s.ClientID}, "request_uri": {uri}}
 	}
-	target, err := WithQuery(md.AuthorizationEndpoint, params)
-	if err != nil {
-		return "", unavailable(http.StatusServiceUnavailable, "the authorization_endpoint is not a valid URL", nil)
-	}
-	return target, nil
+	return WithQuery(md.AuthorizationEndpoint, params)
 }

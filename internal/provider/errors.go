@@ -147,6 +147,7 @@ func newIssuerMismatch(configured, discovered string) *IssuerMismatchError {
 	return &IssuerMismatchError{Configured: show(configured), Discovered: show(discovered)}
 }
 
+// Error names both issuers after ErrIssuerMismatch's text.
 func (e *IssuerMismatchError) Error() string {
 	return fmt.Sprintf("%v: IssuerBaseURL is %q, the provider's discovery document names the issuer %q",
 		ErrIssuerMismatch, e.Configured, e.Discovered)

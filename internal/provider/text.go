@@ -2,7 +2,7 @@ package provider
 
 import (
 	"errors"
-	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -89,12 +89,12 @@ func redactURLError(err error) error {
 }
 
 // WithQuery appends params to endpoint, keeping its own query, with the
-// keys in a stable order. An endpoint that does not parse is an error
-// wrapping ErrUnavailable (discovery has checked the endpoints it returns).
+// keys in a stable order. An endpoint that does not parse is a 502
+// provider_unavailable (discovery has checked the endpoints it returns).
 func WithQuery(endpoint string, params url.Values) (string, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return "", fmt.Errorf("%w: invalid endpoint", ErrUnavailable)
+		return "", unavailable(http.StatusBadGateway, "invalid endpoint", nil)
 	}
 	q := u.Query()
 	keys := make([]string, 0, len(params))
