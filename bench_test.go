@@ -219,12 +219,12 @@ type countingStore struct {
 	gets, sets, destroys atomic.Int64
 }
 
-func (s *countingStore) Get(ctx context.Context, id string) (*StoreEntry, error) {
+func (s *countingStore) Get(ctx context.Context, id string) ([]byte, error) {
 	s.gets.Add(1)
 	return s.Store.Get(ctx, id)
 }
 
-func (s *countingStore) Set(ctx context.Context, id string, e *StoreEntry, expiry time.Time) error {
+func (s *countingStore) Set(ctx context.Context, id string, e []byte, expiry time.Time) error {
 	s.sets.Add(1)
 	return s.Store.Set(ctx, id, e, expiry)
 }

@@ -1,9 +1,11 @@
-// Package sessionjson decodes the session object of express-openid-connect's
-// cookie ({"id_token": ..., "access_token": ..., ...}) in one pass, without
-// reflection. It is the hot path of every authenticated request; its
-// results equal those of encoding/json for every input (a fuzz test checks
-// this), and anything unusual (escapes, non-ASCII) is handed to
-// encoding/json.
+// Package sessionjson reads and writes express-openid-connect's session
+// JSON: the session object of its cookie ({"id_token": ...,
+// "access_token": ..., ...}), and the store entry that wraps it in
+// server-side stores ({header, data, cookie}, entry.go). Both are decoded
+// in one pass, without reflection: they are the hot path of every
+// authenticated request. Their results equal those of encoding/json for
+// every input (fuzz tests check this), and anything unusual (escapes,
+// non-ASCII) is handed to encoding/json.
 package sessionjson
 
 import (
