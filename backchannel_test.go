@@ -181,13 +181,6 @@ func (a *bclApp) send(t *testing.T, opts oidctest.BackchannelLogoutOptions) (*ht
 	return resp, body
 }
 
-// direct serves one request to the middleware without a network.
-func (a *bclApp) direct(req *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	a.srv.Config.Handler.ServeHTTP(rec, req)
-	return rec
-}
-
 // loggedIn logs a new browser in and returns it with its sid and sub.
 func (a *bclApp) loggedIn(t *testing.T) (*browser, string, string) {
 	t.Helper()
