@@ -23,11 +23,11 @@ type Middleware struct {
 	provider *provider.Client
 	// refreshes de-duplicates concurrent refresh_token grants (tokens.go).
 	refreshes refreshGroup
-	// claims caches decoded ID-token claims (claimscache.go).
+	// claims caches decoded ID-token claims (cache.go).
 	claims claimsCache
 	// bufs recycles session decryption buffers.
 	bufs sync.Pool
-	// sessions caches decrypted session cookies (sessioncache.go).
+	// sessions caches decrypted session cookies (cache.go).
 	sessions sessionCache
 	// ownName is the read-only name list of an unchunked session cookie.
 	ownName []string

@@ -40,11 +40,11 @@ const maxReplayEntries = 10000
 //     "<iss>|<sid>" is written;
 //   - a token with only a sub logs out every session of that user that
 //     existed when the logout arrived: the marker "<iss>|<sub>" is written;
-//   - each marker records when the logout was received
-//     (StoreEntry.LoggedOutAt, Unix microseconds of Config.Now) and the
-//     logout token's iat (StoreEntry.Header.IAT, Unix seconds), and lives as
-//     long as the longest possible remaining session: Session.AbsoluteDuration,
-//     or Session.RollingDuration when there is no absolute limit;
+//   - each marker records when the logout was received (its "loggedOutAt"
+//     member, Unix microseconds of Config.Now) and the logout token's iat
+//     (its header's "iat", Unix seconds), and lives as long as the longest
+//     possible remaining session: Session.AbsoluteDuration, or
+//     Session.RollingDuration when there is no absolute limit;
 //   - a session is logged out by a marker of its sid or sub when its login
 //     started (Session.LoginStartedAt) at or before the logout was received,
 //     unless its ID token was issued (iat) after the logout token, that is
@@ -52,7 +52,7 @@ const maxReplayEntries = 10000
 //     start (made by express-openid-connect or an older version) are logged
 //     out when their ID token's iat is at or before the logout token's iat;
 //   - markers written by express-openid-connect carry only their write
-//     time (Cookie.Expires - Cookie.MaxAge, in milliseconds), which then
+//     time (their cookie's expires - maxAge, in milliseconds), which then
 //     serves as the logout time.
 //
 // A later login by the same user is therefore not affected, nothing needs
@@ -337,7 +337,7 @@ func (m *Middleware) backchannelLogout(r *http.Request) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.s.httpTimeout)
 	defer cancel()
 	if b.store != nil {
-		seen, err := markerGet(ctx, b.store, key)
+		seen, err := getEntry(ctx, b.store, key)
 		if err != nil {
 			return appErr(err)
 		}
@@ -351,11 +351,10 @@ func (m *Middleware) backchannelLogout(r *http.Request) error {
 	if b.store != nil {
 		nowS := now.Unix()
 		ttl := until.Sub(now)
-		entry := &StoreEntry{
-			Header: StoreHeader{IAT: nowS, UAT: nowS, EXP: until.Unix()},
-			Cookie: &StoreCookie{Expires: now.UnixMilli() + ttl.Milliseconds(), MaxAge: ttl.Milliseconds()},
-			ID:     key,
-		}
+		entry := encodeEntry(key, storeEntry{
+			Header: storeHeader{IAT: nowS, UAT: nowS, EXP: until.Unix()},
+			Cookie: &storeCookie{Expires: now.UnixMilli() + ttl.Milliseconds(), MaxAge: ttl.Milliseconds()},
+		})
 		if err := b.store.Set(ctx, key, entry, until); err != nil {
 			// The logout itself succeeded; only the cross-instance replay
 			// check is lost for this token.
@@ -486,19 +485,6 @@ func audienceContains(aud any, clientID string) bool {
 // markerKey is express-openid-connect's marker key: "<iss>|<sid or sub>".
 func markerKey(iss, id string) string { return iss + "|" + id }
 
-// markerGet reads a marker. An entry stored under another key is a store
-// fault, reported as an error.
-func markerGet(ctx context.Context, store Store, key string) (*StoreEntry, error) {
-	e, err := store.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
-	}
-	if e != nil && e.ID != "" && e.ID != key {
-		return nil, fmt.Errorf("%w: the store returned an entry for another key", ErrStoreUnavailable)
-	}
-	return e, nil
-}
-
 // writeLogoutMarkers is the default OnLogoutToken: a "<iss>|<sid>" marker
 // when the token has a sid (that session only), else a "<iss>|<sub>" marker
 // (every session of the user). Each records the logout token's iat and the
@@ -523,7 +509,7 @@ func (s *settings) writeLogoutMarkers(ctx context.Context, claims Claims) error 
 		logoutIAT = iat.Unix()
 	}
 	receivedAt := now.UnixMicro()
-	prev, err := markerGet(ctx, store, key)
+	prev, err := getEntry(ctx, store, key)
 	if err != nil {
 		return err
 	}
@@ -534,12 +520,11 @@ func (s *settings) writeLogoutMarkers(ctx context.Context, claims Claims) error 
 	}
 	ttl := s.bcl.markerTTL
 	expiry := now.Add(ttl)
-	entry := &StoreEntry{
-		Header:      StoreHeader{IAT: logoutIAT, UAT: now.Unix(), EXP: expiry.Unix()},
-		Cookie:      &StoreCookie{Expires: now.UnixMilli() + ttl.Milliseconds(), MaxAge: ttl.Milliseconds()},
-		ID:          key,
+	entry := encodeEntry(key, storeEntry{
+		Header:      storeHeader{IAT: logoutIAT, UAT: now.Unix(), EXP: expiry.Unix()},
+		Cookie:      &storeCookie{Expires: now.UnixMilli() + ttl.Milliseconds(), MaxAge: ttl.Milliseconds()},
 		LoggedOutAt: receivedAt,
-	}
+	})
 	if err := store.Set(ctx, key, entry, expiry); err != nil {
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
@@ -554,11 +539,11 @@ const maxMarkerMillis = 1e13
 // markerTimes returns when a marker's logout was received, in Unix
 // microseconds, and the logout time in Unix seconds (the logout token's
 // iat), each 0 when unknown. Markers written by express-openid-connect only
-// carry their write time, Cookie.Expires - Cookie.MaxAge in milliseconds;
+// carry their write time, their cookie's expires - maxAge in milliseconds;
 // it stands for both, the microseconds rounded up to the end of that
 // millisecond (a login that started in the same millisecond counts as
 // started before the logout).
-func markerTimes(e *StoreEntry) (receivedAt, logoutIAT int64) {
+func markerTimes(e *storeEntry) (receivedAt, logoutIAT int64) {
 	receivedAt = e.LoggedOutAt
 	if receivedAt <= 0 {
 		receivedAt = 0
@@ -587,7 +572,7 @@ type loginTimes struct {
 // by express-openid-connect or an older version), the ID token's iat
 // decides: at or before the logout time. A marker or session without any
 // usable time is logged out, as in express-openid-connect.
-func loggedOutBy(marker *StoreEntry, lt loginTimes) bool {
+func loggedOutBy(marker *storeEntry, lt loginTimes) bool {
 	if marker == nil {
 		return false
 	}
@@ -674,7 +659,7 @@ func defaultIsLoggedOut(r *http.Request, c *Context) (bool, error) {
 	var wg sync.WaitGroup
 	for i, key := range keys {
 		wg.Go(func() {
-			e, err := markerGet(ctx, m.s.bcl.store, key)
+			e, err := getEntry(ctx, m.s.bcl.store, key)
 			results[i] = result{loggedOutBy(e, lt), err}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ type bclStore struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	entries  map[string]StoreEntry
+	entries  map[string][]byte
 	expiries map[string]time.Time
 	// faults, applied to ids that match failIDs (all ids when nil).
 	getErr, setErr, destroyErr error
@@ -38,7 +39,7 @@ type bclStore struct {
 }
 
 func newBCLStore(now func() time.Time) *bclStore {
-	return &bclStore{now: now, entries: map[string]StoreEntry{}, expiries: map[string]time.Time{}}
+	return &bclStore{now: now, entries: map[string][]byte{}, expiries: map[string]time.Time{}}
 }
 
 func (s *bclStore) failing(id string, err error) error {
@@ -48,7 +49,7 @@ func (s *bclStore) failing(id string, err error) error {
 	return nil
 }
 
-func (s *bclStore) Get(_ context.Context, id string) (*StoreEntry, error) {
+func (s *bclStore) Get(_ context.Context, id string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.failing(id, s.getErr); err != nil {
@@ -58,16 +59,16 @@ func (s *bclStore) Get(_ context.Context, id string) (*StoreEntry, error) {
 	if !ok || !s.now().Before(s.expiries[id]) {
 		return nil, nil
 	}
-	return &e, nil
+	return slices.Clone(e), nil
 }
 
-func (s *bclStore) Set(_ context.Context, id string, e *StoreEntry, expiry time.Time) error {
+func (s *bclStore) Set(_ context.Context, id string, e []byte, expiry time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.failing(id, s.setErr); err != nil {
 		return err
 	}
-	s.entries[id], s.expiries[id] = *e, expiry
+	s.entries[id], s.expiries[id] = slices.Clone(e), expiry
 	return nil
 }
 
@@ -90,14 +91,32 @@ func (s *bclStore) fault(get, set, destroy error) {
 	s.mu.Unlock()
 }
 
-func (s *bclStore) entry(id string) (StoreEntry, time.Time, bool) {
+// raw returns the bytes stored under id, and their expiry.
+func (s *bclStore) raw(id string) ([]byte, time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.entries[id]
-	return e, s.expiries[id], ok
+	return slices.Clone(e), s.expiries[id], ok
 }
 
-func (s *bclStore) put(id string, e StoreEntry, expiry time.Time) {
+// entry returns the decoded entry stored under id, and its expiry.
+func (s *bclStore) entry(t testing.TB, id string) (storeEntry, time.Time, bool) {
+	t.Helper()
+	b, expiry, ok := s.raw(id)
+	if !ok {
+		return storeEntry{}, expiry, false
+	}
+	return mustDecodeEntry(t, b, id), expiry, true
+}
+
+// expressMarker is a back-channel logout marker as express-openid-connect
+// writes it, for an hour that ends at exp: only express-session's cookie
+// member, whose expires - maxAge is the write time.
+func expressMarker(exp time.Time) []byte {
+	return fmt.Appendf(nil, `{"cookie":{"expires":%d,"maxAge":3600000}}`, exp.UnixMilli())
+}
+
+func (s *bclStore) put(id string, e []byte, expiry time.Time) {
 	s.mu.Lock()
 	s.entries[id], s.expiries[id] = e, expiry
 	s.mu.Unlock()
@@ -162,13 +181,6 @@ func (a *bclApp) send(t *testing.T, opts oidctest.BackchannelLogoutOptions) (*ht
 	return resp, body
 }
 
-// direct serves one request to the middleware without a network.
-func (a *bclApp) direct(req *http.Request) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	a.srv.Config.Handler.ServeHTTP(rec, req)
-	return rec
-}
-
 // loggedIn logs a new browser in and returns it with its sid and sub.
 func (a *bclApp) loggedIn(t *testing.T) (*browser, string, string) {
 	t.Helper()
@@ -187,9 +199,9 @@ func (a *bclApp) authenticated(t *testing.T, b *browser) bool {
 	return b.session(a.testApp)["authenticated"] == true
 }
 
-func (a *bclApp) marker(t *testing.T, id string) (StoreEntry, time.Time, bool) {
+func (a *bclApp) marker(t *testing.T, id string) (storeEntry, time.Time, bool) {
 	t.Helper()
-	return a.store.entry(a.op.Issuer() + "|" + id)
+	return a.store.entry(t, a.op.Issuer()+"|"+id)
 }
 
 func TestBackchannelLogoutExpress(t *testing.T) {
@@ -603,7 +615,7 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 		resp, body := app.send(t, oidctest.BackchannelLogoutOptions{Token: tok})
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "(a) the replay is refused")
 		assert.Equal(t, "the logout token was already used", body["error_description"])
-		_, _, ok := app.store.entry(app.op.Issuer() + "|jti|" + jtiOf(t, tok))
+		_, _, ok := app.store.entry(t, app.op.Issuer()+"|jti|"+jtiOf(t, tok))
 		assert.True(t, ok, "the jti is shared with other instances through the store")
 
 		// Another instance sharing the store refuses it too.
@@ -755,14 +767,14 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 			// express-openid-connect's marker: only the cookie member, whose
 			// expires - maxAge is the write time.
 			exp := app.clk.Now().Add(time.Hour)
-			app.store.put(key, StoreEntry{Cookie: &StoreCookie{Expires: exp.UnixMilli(), MaxAge: 3600000}}, exp)
+			app.store.put(key, expressMarker(exp), exp)
 			assert.False(t, app.authenticated(t, a), which)
 			app.clk.Advance(time.Millisecond)
 			a.login(app.testApp, "/login") // the provider keeps its session: the same sid
 			s := a.session(app.testApp)
 			assert.Equal(t, true, s["authenticated"], "a login started after the marker was written")
 			assert.Equal(t, sid, s["user"].(map[string]any)["sid"])
-			_, _, ok := app.store.entry(key)
+			_, _, ok := app.store.entry(t, key)
 			assert.True(t, ok, "the marker is kept (express's onLogin deletes it)")
 			app.clk.Advance(2 * time.Second)
 		}
@@ -778,7 +790,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		}
 		now := app.clk.Now()
 		exp := now.Add(time.Hour)
-		app.store.put(app.op.Issuer()+"|u", StoreEntry{Cookie: &StoreCookie{Expires: exp.UnixMilli(), MaxAge: 3600000}}, exp)
+		app.store.put(app.op.Issuer()+"|u", expressMarker(exp), exp)
 		for name, tc := range map[string]struct {
 			iat  int64
 			want bool
@@ -799,7 +811,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		app := newBCLApp(t, "cookie", oidctest.Options{}, nil)
 		b, sid, _ := app.loggedIn(t)
 		exp := app.clk.Now().Add(time.Hour)
-		app.store.put(app.op.Issuer()+"|"+sid, StoreEntry{ID: "someone-else", Header: StoreHeader{IAT: 1}}, exp)
+		app.store.put(app.op.Issuer()+"|"+sid, encodeEntry("someone-else", storeEntry{Header: storeHeader{IAT: 1}}), exp)
 		resp, _ := b.get(app.url("/session"))
 		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	})
@@ -1131,14 +1143,14 @@ func TestBackchannelLogoutLoginStart(t *testing.T) {
 	t.Parallel()
 	const logoutIAT = 1_800_000_000
 	receivedAt := int64(logoutIAT)*1e6 + 250_000 // 0.25 s after the token's iat
-	ours := &StoreEntry{Header: StoreHeader{IAT: logoutIAT}, LoggedOutAt: receivedAt,
-		Cookie: &StoreCookie{Expires: receivedAt/1000 + 3600000, MaxAge: 3600000}}
-	express := &StoreEntry{Cookie: &StoreCookie{Expires: receivedAt/1000 + 3600000, MaxAge: 3600000}}
-	olderVersion := &StoreEntry{Header: StoreHeader{IAT: logoutIAT}}
-	timeless := &StoreEntry{}
+	ours := &storeEntry{Header: storeHeader{IAT: logoutIAT}, LoggedOutAt: receivedAt,
+		Cookie: &storeCookie{Expires: receivedAt/1000 + 3600000, MaxAge: 3600000}}
+	express := &storeEntry{Cookie: &storeCookie{Expires: receivedAt/1000 + 3600000, MaxAge: 3600000}}
+	olderVersion := &storeEntry{Header: storeHeader{IAT: logoutIAT}}
+	timeless := &storeEntry{}
 	cases := []struct {
 		name   string
-		marker *StoreEntry
+		marker *storeEntry
 		lt     loginTimes
 		want   bool
 	}{
@@ -1158,7 +1170,7 @@ func TestBackchannelLogoutLoginStart(t *testing.T) {
 		{"older marker without receipt time, login started after", olderVersion, loginTimes{receivedAt + 1, logoutIAT}, true},
 		{"older marker without receipt time, issued after", olderVersion, loginTimes{receivedAt + 1, logoutIAT + 1}, false},
 		{"marker without any time", timeless, loginTimes{receivedAt, logoutIAT + 10}, true},
-		{"implausible cookie member", &StoreEntry{Cookie: &StoreCookie{Expires: 1 << 62, MaxAge: 1}}, loginTimes{receivedAt, logoutIAT}, true},
+		{"implausible cookie member", &storeEntry{Cookie: &storeCookie{Expires: 1 << 62, MaxAge: 1}}, loginTimes{receivedAt, logoutIAT}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,10 +1,12 @@
 package oidc
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,5 +210,74 @@ func BenchmarkBasicExample(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
 		}
+	}
+}
+
+// countingStore counts the calls that reach a Store.
+type countingStore struct {
+	Store
+	gets, sets, destroys atomic.Int64
+}
+
+func (s *countingStore) Get(ctx context.Context, id string) ([]byte, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, id)
+}
+
+func (s *countingStore) Set(ctx context.Context, id string, e []byte, expiry time.Time) error {
+	s.sets.Add(1)
+	return s.Store.Set(ctx, id, e, expiry)
+}
+
+func (s *countingStore) Destroy(ctx context.Context, id string) error {
+	s.destroys.Add(1)
+	return s.Store.Destroy(ctx, id)
+}
+
+// BenchmarkStoreAuthenticatedRequest measures Auth + RequiresAuth serving a
+// request with a valid "tokens" session held in a MemoryStore, where the
+// session does not change: one store Get, no Set.
+func BenchmarkStoreAuthenticatedRequest(b *testing.B) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) })
+	// The session of a cookie-mode request, moved into the store.
+	c := &Context{m: benchMiddleware(b), req: benchRequest(b, benchSessions()["tokens"])}
+	sess, ok := c.Session()
+	if !ok {
+		b.Fatal("no session")
+	}
+	store := &countingStore{Store: NewMemoryStore()}
+	m, err := New(Config{
+		Secret: Secrets{harnessSecret}, IssuerBaseURL: "https://op.example.com", BaseURL: "https://app.example",
+		ClientID: "test-client", LookupEnv: func(string) (string, bool) { return "", false },
+		Session: SessionConfig{Store: store}, AuthRequired: Bool(false),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seed := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := FromRequest(r).SetSession(sess); err != nil {
+			b.Fatal(err)
+		}
+	})).ServeHTTP(seed, httptest.NewRequest(http.MethodGet, "https://app.example/public", nil))
+	req := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
+	for _, ck := range seed.Result().Cookies() {
+		req.AddCookie(ck)
+	}
+	h := m.Handler(RequiresAuth()(hello))
+	store.gets.Store(0)
+	store.sets.Store(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code, rec.Body.String(), seed.Header())
+		}
+	}
+	b.StopTimer()
+	if g, s, d := store.gets.Load(), store.sets.Load(), store.destroys.Load(); g != int64(b.N) || s != 0 || d != 0 {
+		b.Fatalf("%d requests: %d Get, %d Set, %d Destroy; want one Get each and nothing else", b.N, g, s, d)
 	}
 }

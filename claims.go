@@ -1,94 +1,90 @@
 package oidc
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 )
 
-// RequiresAuth returns middleware that lets only logged-in users through.
-// An anonymous request that accepts HTML is redirected to the login page and
-// comes back to the same URL afterwards (GET only; other methods come back to
-// BaseURL). Other anonymous requests, and every request when
-// Config.ErrorOnRequiredAuth is set, get 401. Handlers must be wrapped by
-// Auth; otherwise the guard answers 500.
-func RequiresAuth() func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c := contextOrFail(w, r)
-			if c == nil {
-				return
-			}
-			if !c.IsAuthenticated() {
-				c.m.requireLogin(w, r, c)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+// Claims is a set of JWT claims. Numbers are float64, as encoding/json
+// decodes them.
+type Claims map[string]any
+
+// String returns the claim as a string, or "" when it is absent or not a
+// string.
+func (c Claims) String(name string) string {
+	s, _ := c[name].(string)
+	return s
 }
 
-// contextOrFail returns the request's Context, or answers 500 and returns
-// nil when the handler is not wrapped by Auth (a wiring error).
-func contextOrFail(w http.ResponseWriter, r *http.Request) *Context {
-	c := FromRequest(r)
+// Has reports whether the claim is present.
+func (c Claims) Has(name string) bool {
+	_, ok := c[name]
+	return ok
+}
+
+func (c Claims) clone() Claims {
 	if c == nil {
-		defaultErrorHandler(w, r, noMiddlewareError())
+		return nil
 	}
-	return c
+	return Claims(deepCopy(map[string]any(c)).(map[string]any))
 }
 
-// requireLogin answers an anonymous request to a protected route.
-func (m *Middleware) requireLogin(w http.ResponseWriter, r *http.Request, c *Context) {
-	if err := c.storeError(); err != nil {
-		// The session exists but cannot be read now: not a login, a retry.
-		m.s.errorHandler(w, r, newError(http.StatusServiceUnavailable, "session_store_unavailable",
-			"Your session cannot be read right now. Please try again shortly.", err))
-		return
+// isJWTObject reports whether token has three segments and a base64url
+// payload shaped like a JSON object, without building the claims (the hot
+// path of RequiresAuth).
+func isJWTObject(token string) bool {
+	first := strings.IndexByte(token, '.')
+	if first < 0 {
+		return false
 	}
-	if !m.s.cfg.ErrorOnRequiredAuth && acceptsHTML(r) {
-		c.Login(w, r, LoginOptions{})
-		return
+	rest := token[first+1:]
+	second := strings.IndexByte(rest, '.')
+	if second < 0 || strings.IndexByte(rest[second+1:], '.') >= 0 {
+		return false
 	}
-	m.s.errorHandler(w, r, newError(http.StatusUnauthorized, "unauthorized",
-		"Authentication is required for this route.", nil))
+	seg := rest[:second]
+	var stack [1024]byte
+	buf := stack[:0]
+	if n := base64.RawURLEncoding.DecodedLen(len(seg)); n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
+	payload, err := base64.RawURLEncoding.AppendDecode(buf, []byte(seg))
+	if err != nil {
+		return false
+	}
+	// The token was verified at login and sits in our authenticated cookie;
+	// an object shape is enough here. Claims are fully decoded on use.
+	payload = bytes.TrimSpace(payload)
+	return len(payload) >= 2 && payload[0] == '{' && payload[len(payload)-1] == '}'
 }
 
-// acceptsHTML mirrors Express's req.accepts('html'): true when there is no
-// Accept header, or when text/html, text/* or */* is acceptable (q > 0).
-func acceptsHTML(r *http.Request) bool {
-	values := r.Header.Values("Accept")
-	if len(values) == 0 {
-		return true
+// decodeClaims decodes a JWT's payload without verifying it.
+func decodeClaims(token string) (Claims, error) {
+	first := strings.IndexByte(token, '.')
+	if first < 0 {
+		return nil, fmt.Errorf("not a JWT")
 	}
-	for _, header := range values {
-		for part := range strings.SplitSeq(header, ",") {
-			media, params, _ := strings.Cut(part, ";")
-			media = strings.ToLower(strings.TrimSpace(media))
-			if media != "text/html" && media != "text/*" && media != "*/*" {
-				continue
-			}
-			if qZero(params) {
-				continue
-			}
-			return true
-		}
+	rest := token[first+1:]
+	second := strings.IndexByte(rest, '.')
+	if second < 0 || strings.IndexByte(rest[second+1:], '.') >= 0 {
+		return nil, fmt.Errorf("not a JWT")
 	}
-	return false
-}
-
-func qZero(params string) bool {
-	for p := range strings.SplitSeq(params, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return err == nil && q <= 0
-		}
+	payload, err := base64.RawURLEncoding.DecodeString(rest[:second])
+	if err != nil {
+		return nil, err
 	}
-	return false
+	var claims Claims
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, err
+	}
+	if claims == nil {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	return claims, nil
 }
 
 // Decode stores the claims in the value v points to, typically a struct with

@@ -289,6 +289,10 @@ type SessionConfig struct {
 
 	// Store keeps sessions server-side; the cookie then carries only a
 	// random session id. Default: none (the session lives in the cookie).
+	// NewMemoryStore suits one instance; redisstore, or any
+	// alexedwards/scs store through FromSCS, several. The stored values are
+	// express-openid-connect's JSON, so Node and Go applications can share
+	// a store.
 	Store Store
 
 	// Genid generates session ids for Store. Default: 16 random bytes in

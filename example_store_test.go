@@ -7,6 +7,8 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"time"
 
 	"github.com/openidconnect-go/oidc"
 	"github.com/openidconnect-go/oidc/oidctest"
@@ -58,6 +60,87 @@ func ExampleNewMemoryStore() {
 	// hello alice
 	// sessions in the store: 1
 	// the cookie is short: true
+}
+
+// mapStore is a Store of its own: bytes under ids until an expiry. A store
+// for another database has the same three methods.
+type mapStore struct {
+	mu      sync.Mutex
+	entries map[string]mapEntry
+}
+
+type mapEntry struct {
+	data   []byte
+	expiry time.Time
+}
+
+func (s *mapStore) Get(_ context.Context, id string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[id]
+	if !ok || !time.Now().Before(e.expiry) {
+		return nil, nil // missing or expired: no error
+	}
+	return e.data, nil
+}
+
+func (s *mapStore) Set(_ context.Context, id string, data []byte, expiry time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries[id] = mapEntry{data: data, expiry: expiry}
+	return nil
+}
+
+func (s *mapStore) Destroy(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.entries, id)
+	return nil
+}
+
+// A Store keeps bytes under ids, like an alexedwards/scs store. The bytes
+// are express-openid-connect's store JSON; the store never needs to look
+// inside them.
+func ExampleStore() {
+	store := &mapStore{entries: map[string]mapEntry{}}
+
+	op, err := oidctest.NewServer("127.0.0.1:0", oidctest.Options{Subject: "alice"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer op.Close()
+	app := httptest.NewUnstartedServer(nil)
+	defer app.Close()
+	auth, err := oidc.Auth(oidc.Config{
+		IssuerBaseURL: op.URL(),
+		BaseURL:       "http://" + app.Listener.Addr().String(),
+		ClientID:      op.ClientID(),
+		Secret:        oidc.Secrets{"a long, random string used to encrypt cookies"},
+		Session:       oidc.SessionConfig{Store: store},
+		LookupEnv:     func(string) (string, bool) { return "", false },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app.Config.Handler = auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", oidc.FromRequest(r).User().String("sub"))
+	}))
+	app.Start()
+
+	resp, err := oidctest.NewBrowser(nil).Login(app.URL+"/", "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body))
+	store.mu.Lock()
+	for _, e := range store.entries {
+		fmt.Println("an entry:", string(e.data[:10]))
+	}
+	store.mu.Unlock()
+	// Output:
+	// hello alice
+	// an entry: {"header":
 }
 
 // BackchannelLogoutConfig mounts POST /backchannel-logout, where the

@@ -38,15 +38,12 @@ func gapStoreData(t *testing.T, store *stFakeStore, id string) map[string]any {
 	t.Helper()
 	id, _, _ = strings.Cut(id, ".")
 	store.mu.Lock()
-	e, ok := store.entries[id]
-	var raw []byte
-	if ok {
-		raw = append(raw, e.Data...)
-	}
+	b, ok := store.entries[id]
 	store.mu.Unlock()
 	if !ok {
 		return nil
 	}
+	raw := mustDecodeEntry(t, b, id).Data
 	var out map[string]any
 	require.NoError(t, json.Unmarshal(raw, &out))
 	return out

@@ -127,6 +127,13 @@ func newTestApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config), han
 // url returns the app URL for path.
 func (a *testApp) url(path string) string { return a.srv.URL + path }
 
+// direct serves one request to the middleware without a network.
+func (a *testApp) direct(req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	a.srv.Config.Handler.ServeHTTP(rec, req)
+	return rec
+}
+
 // browser is a cookie-keeping HTTP client that does not follow redirects.
 type browser struct {
 	t      *testing.T

@@ -108,7 +108,7 @@ func TestStoreKeySpaces(t *testing.T) {
 					"sid marker": app.op.Issuer() + "|" + sid,
 					"token id":   app.op.Issuer() + "|jti|" + jtiOf(t, tok),
 				}[kind]
-				before, _, ok := app.store.entry(key)
+				before, _, ok := app.store.raw(key)
 				require.True(t, ok)
 				require.True(t, validID(strings.ReplaceAll(key, "|", "-")), "only the '|' keeps it from being an id")
 
@@ -118,7 +118,7 @@ func TestStoreKeySpaces(t *testing.T) {
 					assert.Contains(t, rec.Body.String(), `"authenticated":false`)
 					assert.NotContains(t, rec.Body.String(), `"values"`, "the entry is not a session")
 				}
-				after, _, ok := app.store.entry(key)
+				after, _, ok := app.store.raw(key)
 				require.True(t, ok, "the entry is not destroyed")
 				assert.Equal(t, before, after, "nor overwritten")
 
@@ -136,15 +136,15 @@ func TestStoreForeignEntries(t *testing.T) {
 	t.Parallel()
 	app := newDotlessBCLApp(t, func(c *Config) { c.Session.SignSessionStoreCookie = Bool(false) })
 	exp := app.clk.Now().Add(time.Hour)
-	for id, e := range map[string]StoreEntry{
-		"express-marker-like": {Cookie: &StoreCookie{Expires: exp.UnixMilli(), MaxAge: 3600000}},
-		"header-only":         {Header: StoreHeader{IAT: 1, UAT: 1, EXP: exp.Unix()}, ID: "header-only"},
+	for id, e := range map[string][]byte{
+		"express-marker-like": expressMarker(exp),
+		"header-only":         encodeEntry("header-only", storeEntry{Header: storeHeader{IAT: 1, UAT: 1, EXP: exp.Unix()}}),
 	} {
 		app.store.put(id, e, exp)
 		rec := app.withCookie(t, "appSession="+id)
 		assert.Equal(t, http.StatusOK, rec.Code)
 		assert.Contains(t, rec.Body.String(), `"authenticated":false`)
-		got, _, ok := app.store.entry(id)
+		got, _, ok := app.store.raw(id)
 		require.True(t, ok, id)
 		assert.Equal(t, e, got, id)
 	}
@@ -187,7 +187,7 @@ func TestStoreGenidKeySpace(t *testing.T) {
 			resp, _ := app.send(t, oidctest.BackchannelLogoutOptions{Sub: sub})
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			key := app.op.Issuer() + "|" + sub
-			marker, _, ok := app.store.entry(key)
+			marker, _, ok := app.store.entry(t, key)
 			require.True(t, ok)
 			app.clk.Advance(time.Millisecond)
 
@@ -203,7 +203,7 @@ func TestStoreGenidKeySpace(t *testing.T) {
 				mu.Unlock()
 				assert.False(t, app.authenticated(t, b))
 			}
-			got, _, ok := app.store.entry(key)
+			got, _, ok := app.store.entry(t, key)
 			require.True(t, ok, "the marker is not overwritten")
 			assert.Equal(t, marker, got)
 			assert.Contains(t, logs.String(), "Session.Genid returned an unusable session id")

@@ -21,7 +21,7 @@ const memorySweepMin = 64
 // entries are lost on restart and are not shared between processes (use
 // redisstore, or an alexedwards/scs store through FromSCS, for that).
 //
-// Entries are deep-copied on Set and on Get, so neither the caller nor the
+// Entries are copied on Set and on Get, so neither the caller nor the
 // session layer can change what is stored except through Set. Expired
 // entries are never returned; they are removed when they are read and by a
 // sweep that Set runs every so often, so there is no background goroutine
@@ -41,9 +41,9 @@ type MemoryStore struct {
 	sets, sweepAt int
 }
 
-// memoryEntry is one stored entry and the time it expires.
+// memoryEntry is one stored value and the time it expires.
 type memoryEntry struct {
-	entry  StoreEntry
+	data   []byte
 	expiry time.Time
 }
 
@@ -55,10 +55,10 @@ func NewMemoryStore() *MemoryStore {
 // errEmptyStoreID is returned for a Store call with an empty id.
 var errEmptyStoreID = errors.New("oidc: store: empty id")
 
-// Get returns a copy of the entry stored under id, or nil and no error when
-// there is none or it has expired. It fails only when ctx is already done or
-// id is empty.
-func (s *MemoryStore) Get(ctx context.Context, id string) (*StoreEntry, error) {
+// Get returns a copy of the bytes stored under id, or nil and no error when
+// there are none or they have expired. It fails only when ctx is already
+// done or id is empty.
+func (s *MemoryStore) Get(ctx context.Context, id string) ([]byte, error) {
 	if err := checkStoreCall(ctx, id); err != nil {
 		return nil, err
 	}
@@ -73,23 +73,21 @@ func (s *MemoryStore) Get(ctx context.Context, id string) (*StoreEntry, error) {
 		delete(s.entries, id)
 		return nil, nil
 	}
-	c := cloneStoreEntry(&e.entry)
-	return &c, nil
+	return slices.Clone(e.data), nil
 }
 
-// Set stores a copy of entry under id until expiry, with its ID set to id.
-// An expiry that is not in the future deletes the entry instead. Set fails
-// when ctx is already done, id is empty or entry is nil.
-func (s *MemoryStore) Set(ctx context.Context, id string, entry *StoreEntry, expiry time.Time) error {
+// Set stores a copy of data under id until expiry. An expiry that is not in
+// the future deletes the entry instead. Set fails when ctx is already done,
+// id is empty or data is empty.
+func (s *MemoryStore) Set(ctx context.Context, id string, data []byte, expiry time.Time) error {
 	if err := checkStoreCall(ctx, id); err != nil {
 		return err
 	}
-	if entry == nil {
-		return errors.New("oidc: store: nil entry")
+	if len(data) == 0 {
+		return errors.New("oidc: store: empty data")
 	}
 	now := s.now()
-	c := cloneStoreEntry(entry)
-	c.ID = id
+	c := slices.Clone(data)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !now.Before(expiry) {
@@ -99,7 +97,7 @@ func (s *MemoryStore) Set(ctx context.Context, id string, entry *StoreEntry, exp
 	if s.entries == nil {
 		s.entries = make(map[string]memoryEntry)
 	}
-	s.entries[id] = memoryEntry{entry: c, expiry: expiry}
+	s.entries[id] = memoryEntry{data: c, expiry: expiry}
 	s.sets++
 	if s.sets >= max(memorySweepMin, s.sweepAt) {
 		for k, e := range s.entries {
@@ -155,15 +153,4 @@ func checkStoreCall(ctx context.Context, id string) error {
 		return errEmptyStoreID
 	}
 	return nil
-}
-
-// cloneStoreEntry returns a deep copy of e.
-func cloneStoreEntry(e *StoreEntry) StoreEntry {
-	c := *e
-	c.Data = slices.Clone(e.Data)
-	if e.Cookie != nil {
-		ck := *e.Cookie
-		c.Cookie = &ck
-	}
-	return c
 }

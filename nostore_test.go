@@ -50,9 +50,9 @@ func TestClearingResponsesAreNotCacheable(t *testing.T) {
 	}
 	validStoreCookie := func(t *testing.T, store Store) string {
 		now := clk.Now().Unix()
-		require.NoError(t, store.Set(context.Background(), "sess-1", &StoreEntry{
-			Header: StoreHeader{IAT: now, UAT: now, EXP: now + 3600}, Data: []byte(`{"sid":"x"}`),
-		}, clk.Now().Add(time.Hour)))
+		require.NoError(t, store.Set(context.Background(), "sess-1", encodeEntry("sess-1", storeEntry{
+			Header: storeHeader{IAT: now, UAT: now, EXP: now + 3600}, Data: []byte(`{"sid":"x"}`),
+		}), clk.Now().Add(time.Hour)))
 		keys, err := cookiecrypto.NewKeyring([][]byte{[]byte(harnessSecret)}, nil)
 		require.NoError(t, err)
 		return "appSession=" + keys.Sign("appSession", "sess-1") // ids are signed by default

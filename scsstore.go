@@ -2,8 +2,6 @@ package oidc
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -35,14 +33,13 @@ type SCSCtxStore interface {
 	DeleteCtx(ctx context.Context, token string) error
 }
 
-// FromSCS adapts an alexedwards/scs store to Store. Each entry is stored as
-// the JSON of its StoreEntry, with ID set to the id it is stored under; Get
-// checks that ID and fails with ErrStoreEntryMismatch when it differs or is
-// missing. An expiry that is not in the future deletes the entry. When s
-// also implements SCSCtxStore its context methods are used; otherwise the
-// context is only checked before each call, and the backend's own timeouts
-// are the only bound on a call, so configure them. FromSCS panics if s is
-// nil.
+// FromSCS adapts an alexedwards/scs store to Store. Both work on bytes, so
+// the entries pass through unchanged (the middleware checks their ids when
+// it reads them); an expiry that is not in the future deletes the entry.
+// When s also implements SCSCtxStore its context methods are used;
+// otherwise the context is only checked before each call, and the
+// backend's own timeouts are the only bound on a call, so configure them.
+// FromSCS panics if s is nil.
 func FromSCS(s SCSStore) Store {
 	if s == nil {
 		panic("oidc: FromSCS: nil store")
@@ -61,7 +58,7 @@ type scsAdapter struct {
 }
 
 // Get implements Store.
-func (a *scsAdapter) Get(ctx context.Context, id string) (*StoreEntry, error) {
+func (a *scsAdapter) Get(ctx context.Context, id string) ([]byte, error) {
 	if err := checkStoreCall(ctx, id); err != nil {
 		return nil, err
 	}
@@ -81,37 +78,22 @@ func (a *scsAdapter) Get(ctx context.Context, id string) (*StoreEntry, error) {
 	if !found {
 		return nil, nil
 	}
-	var e StoreEntry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("oidc: scs store: decoding entry: %w", err)
-	}
-	if e.ID != id {
-		return nil, fmt.Errorf("oidc: scs store: %w", ErrStoreEntryMismatch)
-	}
-	return &e, nil
+	return b, nil
 }
 
 // Set implements Store.
-func (a *scsAdapter) Set(ctx context.Context, id string, entry *StoreEntry, expiry time.Time) error {
+func (a *scsAdapter) Set(ctx context.Context, id string, data []byte, expiry time.Time) error {
 	if err := checkStoreCall(ctx, id); err != nil {
 		return err
-	}
-	if entry == nil {
-		return errors.New("oidc: scs store: nil entry")
 	}
 	if !time.Now().Before(expiry) {
 		return a.Destroy(ctx, id)
 	}
-	e := *entry
-	e.ID = id
-	b, err := json.Marshal(&e)
-	if err != nil {
-		return fmt.Errorf("oidc: scs store: encoding entry: %w", err)
-	}
+	var err error
 	if a.cs != nil {
-		err = a.cs.CommitCtx(ctx, id, b, expiry)
+		err = a.cs.CommitCtx(ctx, id, data, expiry)
 	} else {
-		err = a.s.Commit(id, b, expiry)
+		err = a.s.Commit(id, data, expiry)
 	}
 	if err != nil {
 		return fmt.Errorf("oidc: scs store: commit: %w", err)

@@ -374,17 +374,11 @@ func (m *Middleware) storeContext(ctx context.Context) (context.Context, context
 	return context.WithTimeout(context.WithoutCancel(ctx), m.s.httpTimeout)
 }
 
-func (m *Middleware) storeGet(ctx context.Context, id string) (*StoreEntry, error) {
+// storeGet reads the session entry under id (see getEntry).
+func (m *Middleware) storeGet(ctx context.Context, id string) (*storeEntry, error) {
 	ctx, cancel := m.storeContext(ctx)
 	defer cancel()
-	entry, err := m.s.store.Get(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
-	}
-	if entry != nil && entry.ID != "" && entry.ID != id {
-		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, ErrStoreEntryMismatch)
-	}
-	return entry, nil
+	return getEntry(ctx, m.s.store, id)
 }
 
 // sessionExpiryLeeway is the skew guard on the provider's session_expiry.
@@ -640,14 +634,6 @@ func staleNames(res chunk.Result, name string) []string {
 	return out
 }
 
-// UpdateStore is an optional Store capability: Update stores entry only if
-// id still exists, atomically, and reports whether it did. With it, a
-// request that was in flight while the session was logged out cannot bring
-// the session back. Without it the middleware checks with Get first.
-type UpdateStore interface {
-	Update(ctx context.Context, id string, entry *StoreEntry, expiry time.Time) (bool, error)
-}
-
 // errSessionGone is returned when a session was destroyed while the request
 // was in flight.
 var errSessionGone = errors.New("oidc: the session was logged out during the request")
@@ -671,12 +657,11 @@ func (m *Middleware) storeWrite(c *Context, st *sessionState, hdr cookiecrypto.H
 		}
 	}
 	expiry := time.Unix(hdr.EXP, 0)
-	entry := &StoreEntry{
-		Header: StoreHeader{IAT: hdr.IAT, UAT: hdr.UAT, EXP: hdr.EXP},
+	entry := encodeEntry(id, storeEntry{
+		Header: storeHeader{IAT: hdr.IAT, UAT: hdr.UAT, EXP: hdr.EXP},
 		Data:   plain,
-		Cookie: &StoreCookie{Expires: hdr.EXP * 1000, MaxAge: (hdr.EXP - hdr.UAT) * 1000},
-		ID:     id,
-	}
+		Cookie: &storeCookie{Expires: hdr.EXP * 1000, MaxAge: (hdr.EXP - hdr.UAT) * 1000},
+	})
 	if id == old {
 		// An update: never re-create a session that a logout destroyed
 		// meanwhile.
@@ -700,12 +685,14 @@ func (m *Middleware) storeWrite(c *Context, st *sessionState, hdr cookiecrypto.H
 	return nil
 }
 
-func (m *Middleware) updateIfExists(ctx context.Context, id string, entry *StoreEntry, expiry time.Time) (bool, error) {
+// updateIfExists stores entry under id only if id still exists: atomically
+// with an UpdateStore, else after a Get.
+func (m *Middleware) updateIfExists(ctx context.Context, id string, entry []byte, expiry time.Time) (bool, error) {
 	if u, ok := m.s.store.(UpdateStore); ok {
 		return u.Update(ctx, id, entry, expiry)
 	}
 	cur, err := m.s.store.Get(ctx, id)
-	if err != nil || cur == nil {
+	if err != nil || len(cur) == 0 {
 		return false, err
 	}
 	return true, m.s.store.Set(ctx, id, entry, expiry)

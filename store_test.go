@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,13 +15,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openidconnect-go/oidc/internal/sessionjson"
 	"github.com/openidconnect-go/oidc/oidctest"
 )
+
+// mustDecodeEntry decodes the stored value b read under key.
+func mustDecodeEntry(t testing.TB, b []byte, key string) storeEntry {
+	t.Helper()
+	e, err := sessionjson.DecodeEntry(b, key)
+	require.NoError(t, err)
+	return e
+}
 
 // stFakeStore is an in-memory Store with fault injection and call records.
 type stFakeStore struct {
 	mu        sync.Mutex
-	entries   map[string]*StoreEntry
+	entries   map[string][]byte
 	expiries  map[string]time.Time
 	failGet   error
 	failSet   error
@@ -29,31 +39,25 @@ type stFakeStore struct {
 }
 
 func newSTFakeStore() *stFakeStore {
-	return &stFakeStore{entries: map[string]*StoreEntry{}, expiries: map[string]time.Time{}}
+	return &stFakeStore{entries: map[string][]byte{}, expiries: map[string]time.Time{}}
 }
 
-func (s *stFakeStore) Get(_ context.Context, id string) (*StoreEntry, error) {
+func (s *stFakeStore) Get(_ context.Context, id string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failGet != nil {
 		return nil, s.failGet
 	}
-	e, ok := s.entries[id]
-	if !ok {
-		return nil, nil
-	}
-	c := *e
-	return &c, nil
+	return slices.Clone(s.entries[id]), nil
 }
 
-func (s *stFakeStore) Set(_ context.Context, id string, e *StoreEntry, exp time.Time) error {
+func (s *stFakeStore) Set(_ context.Context, id string, data []byte, exp time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failSet != nil {
 		return s.failSet
 	}
-	c := *e
-	s.entries[id], s.expiries[id] = &c, exp
+	s.entries[id], s.expiries[id] = slices.Clone(data), exp
 	s.sets++
 	return nil
 }
@@ -64,6 +68,14 @@ func (s *stFakeStore) Destroy(_ context.Context, id string) error {
 	delete(s.entries, id)
 	s.destroyed = append(s.destroyed, id)
 	return nil
+}
+
+// entry returns the decoded entry under id.
+func (s *stFakeStore) entry(t testing.TB, id string) storeEntry {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return mustDecodeEntry(t, s.entries[id], id)
 }
 
 func (s *stFakeStore) ids() []string {
@@ -132,7 +144,7 @@ func TestStoreSessions(t *testing.T) {
 		id := stCookie(t, app, b)
 		require.Len(t, id, 32, "16 random bytes in hex")
 		require.Equal(t, []string{id}, store.ids())
-		e := store.entries[id]
+		e := store.entry(t, id)
 		assert.Equal(t, id, e.ID)
 		assert.Equal(t, e.Header.EXP, store.expiries[id].Unix())
 		assert.Equal(t, e.Header.EXP*1000, e.Cookie.Expires)
@@ -359,9 +371,49 @@ func TestStoreIDMismatch(t *testing.T) {
 	b := app.browser()
 	b.login(app, "/login")
 	id := stCookie(t, app, b)
+	e := store.entry(t, id)
+	e.ID = "someone-else"
 	store.mu.Lock()
-	store.entries[id].ID = "someone-else"
+	store.entries[id] = sessionjson.AppendEntry(nil, &e)
 	store.mu.Unlock()
 	resp, _ := b.get(app.url("/"), "Accept", "application/json")
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
+
+// TestStoreEntryIDs: the middleware reads every store value through one
+// decoder, which refuses an entry stored under another id and accepts
+// entries without one, as express-openid-connect writes them.
+func TestStoreEntryIDs(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := NewMemoryStore()
+	exp := time.Now().Add(time.Hour)
+	set := func(id, value string) {
+		require.NoError(t, store.Set(ctx, id, []byte(value), exp))
+	}
+	set("mine", `{"header":{"iat":1,"uat":2,"exp":3},"data":{"sid":"s"},"id":"mine"}`)
+	set("theirs", `{"header":{"iat":1,"uat":2,"exp":3},"data":{"sid":"s"},"id":"mine"}`)
+	set("express", `{"header":{"iat":1,"uat":2,"exp":3},"data":{"sid":"s"},"cookie":{"expires":3000,"maxAge":1000}}`)
+	set("garbage", `not json`)
+
+	e, err := getEntry(ctx, store, "mine")
+	require.NoError(t, err)
+	assert.Equal(t, &storeEntry{Header: storeHeader{IAT: 1, UAT: 2, EXP: 3}, Data: []byte(`{"sid":"s"}`), ID: "mine"}, e)
+
+	_, err = getEntry(ctx, store, "theirs")
+	assert.ErrorIs(t, err, ErrStoreEntryMismatch)
+	assert.ErrorIs(t, err, ErrStoreUnavailable)
+
+	e, err = getEntry(ctx, store, "express")
+	require.NoError(t, err)
+	assert.Equal(t, &storeEntry{Header: storeHeader{IAT: 1, UAT: 2, EXP: 3}, Data: []byte(`{"sid":"s"}`),
+		Cookie: &storeCookie{Expires: 3000, MaxAge: 1000}}, e)
+
+	_, err = getEntry(ctx, store, "garbage")
+	assert.ErrorIs(t, err, ErrStoreUnavailable)
+	assert.NotErrorIs(t, err, ErrStoreEntryMismatch)
+
+	e, err = getEntry(ctx, store, "missing")
+	assert.NoError(t, err)
+	assert.Nil(t, e)
 }

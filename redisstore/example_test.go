@@ -27,17 +27,19 @@ func Example() {
 	})
 	// Pass store as the session store in oidc.Config; every instance of the
 	// application that uses the same Redis and prefix shares the sessions.
+	// The middleware calls the store; it keeps bytes under ids until an
+	// expiry, with a Redis TTL.
 
 	ctx := context.Background()
 	exp := time.Now().Add(24 * time.Hour)
-	if err := store.Set(ctx, "0123abcd", &oidc.StoreEntry{}, exp); err != nil {
+	if err := store.Set(ctx, "0123abcd", []byte(`{"id":"0123abcd"}`), exp); err != nil {
 		log.Fatal(err) // Redis unreachable: fail, do not log anyone out
 	}
-	e, err := store.Get(ctx, "0123abcd")
+	b, err := store.Get(ctx, "0123abcd")
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(e.ID)
+	fmt.Println(string(b))
 }
 
 // Sentinel: NewFailoverClient follows the primary that the sentinels elect.
@@ -75,10 +77,10 @@ func ExampleNew_universal() {
 }
 
 // Sharing sessions with an express-openid-connect application that uses
-// connect-redis: the same Redis, the default "sess:" prefix, and
-// AllowMissingID, because Node writes entries without an id member.
+// connect-redis: the same Redis and the default "sess:" prefix. Both read
+// the entries the other writes.
 func ExampleOptions_sharedWithNode() {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 	defer rdb.Close()
-	_ = redisstore.New(rdb, redisstore.Options{AllowMissingID: true})
+	_ = redisstore.New(rdb, redisstore.Options{})
 }

@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,13 +25,15 @@ import (
 )
 
 // TestMultiInstance runs two application instances sharing one Redis: a
-// login through A works on B; a back-channel logout delivered to B logs the
-// user out on both; with Redis stopped, protected requests get 503 (nobody is
-// logged out), and after a restart the same cookies work again.
+// login through A works on B; an entry whose id is not its key is refused
+// (ST-05); a back-channel logout delivered to B logs the user out on both;
+// with Redis stopped, protected requests get 503 (nobody is logged out),
+// and after a restart the same cookies work again.
 func TestMultiInstance(t *testing.T) {
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	op := oidctest.NewProvider(t, oidctest.Options{Subject: "multi-user"})
-	store := redisstore.New(newClient(t, srv.Addr()), redisstore.Options{Timeout: 500 * time.Millisecond})
+	rdb := newClient(t, srv.Addr())
+	store := redisstore.New(rdb, redisstore.Options{Timeout: 500 * time.Millisecond})
 
 	protected := oidc.RequiresAuth()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello %s", oidc.FromRequest(r).User().String("sub"))
@@ -106,6 +110,26 @@ func TestMultiInstance(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, "the session is shared through Redis")
 	assert.Equal(t, "hello multi-user", body)
 
+	// ST-05: the middleware checks the id that every entry carries. An
+	// entry that names another id (a reply meant for another request) is a
+	// store fault: 503, and the session is not served, changed or removed.
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "sess:*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	id := strings.TrimPrefix(keys[0], "sess:")
+	value, err := rdb.Get(ctx, keys[0]).Result()
+	require.NoError(t, err)
+	require.Contains(t, value, `"id":"`+id+`"`)
+	foreign := strings.Replace(value, `"id":"`+id+`"`, `"id":"someone-else"`, 1)
+	require.NoError(t, rdb.Set(ctx, keys[0], foreign, redis.KeepTTL).Err())
+	status, _ = get(a, "/", "application/json")
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	assert.Equal(t, foreign, rdb.Get(ctx, keys[0]).Val())
+	require.NoError(t, rdb.Set(ctx, keys[0], value, redis.KeepTTL).Err())
+	status, _ = get(a, "/", "application/json")
+	assert.Equal(t, http.StatusOK, status)
+
 	// Redis goes away: 503, nobody is logged out.
 	srv.Stop()
 	for _, inst := range []*httptest.Server{a, b} {
@@ -121,7 +145,7 @@ func TestMultiInstance(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 
 	// Back-channel logout delivered to B logs the user out on A and B.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	bclResp, err := op.SendBackchannelLogoutWith(ctx, b.URL+"/backchannel-logout", oidctest.BackchannelLogoutOptions{
 		Sub: "multi-user", Client: b.Client(),

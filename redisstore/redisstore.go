@@ -13,19 +13,20 @@
 // it.
 //
 // Keys are Options.Prefix followed by the session id (by default "sess:",
-// like connect-redis); values are the JSON of oidc.StoreEntry, in
-// express-openid-connect's {header, data, cookie} shape plus an "id" member,
-// and the Redis TTL is the entry's expiry.
+// like connect-redis); values are the bytes the middleware stores, unchanged
+// (JSON in express-openid-connect's {header, data, cookie} shape plus an
+// "id" member), and the Redis TTL is the entry's expiry.
 //
 // # Failure behaviour
 //
 // Every call is bounded by Options.Timeout. An error from Get always means
-// "could not read", never "no session": a timeout, a refused connection, an
-// undecodable value, or an entry whose id is not the one asked for
-// (oidc.ErrStoreEntryMismatch) are all errors, so the middleware fails
-// closed without logging anyone out. The id check defends against a client
-// handing one request another request's reply, as go-redis did before
-// 9.7.3 (GHSA-92cp-5422-2mw7, CVE-2025-29923); this module requires a fixed
+// "could not read", never "no session": a timeout, a refused connection or
+// a key of another type are all errors, so the middleware fails closed
+// without logging anyone out. The middleware also refuses, the same way, a
+// value that does not decode or whose id is not the one it asked for
+// (oidc.ErrStoreEntryMismatch): that check defends against a client handing
+// one request another request's reply, as go-redis did before 9.7.3
+// (GHSA-92cp-5422-2mw7, CVE-2025-29923); this module requires a fixed
 // go-redis.
 //
 // go-redis applies a context's deadline to socket reads and writes only when
@@ -42,7 +43,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -71,11 +71,12 @@ type Options struct {
 	// deadline of the caller's context. Default: DefaultTimeout (2s).
 	Timeout time.Duration
 
-	// AllowMissingID accepts entries that carry no "id" member, such as
-	// those written by express-openid-connect through connect-redis, and
-	// returns them with ID set to the id asked for. Entries whose id differs
-	// are still rejected. Such entries are not protected by the id check;
-	// leave this off unless Node applications write to the same keys.
+	// AllowMissingID has no effect.
+	//
+	// Deprecated: the Store keeps bytes and no longer decodes them. The oidc
+	// middleware checks the id of every entry it reads, whatever the store,
+	// and reads entries without one, as express-openid-connect writes them
+	// through connect-redis.
 	AllowMissingID bool
 }
 
@@ -83,10 +84,9 @@ type Options struct {
 // concurrent use; it does not own the client, so closing the client is the
 // caller's job.
 type Store struct {
-	client         redis.UniversalClient
-	prefix         string
-	timeout        time.Duration
-	allowMissingID bool
+	client  redis.UniversalClient
+	prefix  string
+	timeout time.Duration
 }
 
 var _ oidc.Store = (*Store)(nil)
@@ -98,12 +98,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if client == nil {
 		panic("redisstore: New: nil client")
 	}
-	s := &Store{
-		client:         client,
-		prefix:         opts.Prefix,
-		timeout:        opts.Timeout,
-		allowMissingID: opts.AllowMissingID,
-	}
+	s := &Store{client: client, prefix: opts.Prefix, timeout: opts.Timeout}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
@@ -113,11 +108,10 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	return s
 }
 
-// Get returns the entry stored under id, or nil and no error when there is
-// none (or it expired). It fails, rather than reporting "no entry", when
-// Redis cannot be reached in time, when the value cannot be decoded, and when
-// the entry's ID is not id (oidc.ErrStoreEntryMismatch).
-func (s *Store) Get(ctx context.Context, id string) (*oidc.StoreEntry, error) {
+// Get returns the bytes stored under id, or nil and no error when there are
+// none (or they expired). It fails, rather than reporting "no entry", when
+// Redis cannot be reached in time or the key holds another type.
+func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
 	if id == "" {
 		return nil, errors.New("redisstore: get: empty id")
 	}
@@ -130,52 +124,29 @@ func (s *Store) Get(ctx context.Context, id string) (*oidc.StoreEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: get: %w", err)
 	}
-	var e oidc.StoreEntry
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("redisstore: get: decoding entry: %w", err)
-	}
-	switch {
-	case e.ID == id:
-	case e.ID == "" && s.allowMissingID:
-		e.ID = id
-	default:
-		return nil, fmt.Errorf("redisstore: get: %w", oidc.ErrStoreEntryMismatch)
-	}
-	return &e, nil
+	return b, nil
 }
 
-// Set stores entry under id, with its ID set to id, and a Redis TTL that
-// ends at expiry (SET with a TTL rounded up to the millisecond). An expiry that is not in the future deletes
-// the entry instead. The caller's entry is not modified.
+// Set stores data under id, with a Redis TTL that ends at expiry (SET with
+// a TTL rounded up to the millisecond). An expiry that is not in the future
+// deletes the entry instead. Set fails when id or data is empty.
 //
 // An error means the outcome is unknown, not that nothing was written: a
 // command that timed out may already be on its way and still be applied,
 // for example when a hung server resumes.
-func (s *Store) Set(ctx context.Context, id string, entry *oidc.StoreEntry, expiry time.Time) error {
-	if id == "" {
-		return errors.New("redisstore: set: empty id")
+func (s *Store) Set(ctx context.Context, id string, data []byte, expiry time.Time) error {
+	if id == "" || len(data) == 0 {
+		return errors.New("redisstore: set: empty id or data")
 	}
-	if entry == nil {
-		return errors.New("redisstore: set: nil entry")
-	}
-	ttl := time.Until(expiry)
-	if ttl <= 0 {
+	ttl, ok := redisTTL(expiry)
+	if !ok {
 		if err := s.del(ctx, id); err != nil {
 			return fmt.Errorf("redisstore: set: deleting expired entry: %w", err)
 		}
 		return nil
 	}
-	// Whole milliseconds, rounded up, so that the key never outlives expiry
-	// by more than a millisecond nor gets a zero (= no) TTL.
-	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
-	e := *entry
-	e.ID = id
-	b, err := json.Marshal(&e)
-	if err != nil {
-		return fmt.Errorf("redisstore: set: encoding entry: %w", err)
-	}
-	_, err = bounded(ctx, s.timeout, func(ctx context.Context) (string, error) {
-		return s.client.Set(ctx, s.prefix+id, b, ttl).Result()
+	_, err := bounded(ctx, s.timeout, func(ctx context.Context) (string, error) {
+		return s.client.Set(ctx, s.prefix+id, data, ttl).Result()
 	})
 	if err != nil {
 		return fmt.Errorf("redisstore: set: %w", err)
@@ -183,26 +154,19 @@ func (s *Store) Set(ctx context.Context, id string, entry *oidc.StoreEntry, expi
 	return nil
 }
 
-// Update stores entry under id only if id still exists (SET XX), so that a
+// Update stores data under id only if id still exists (SET XX), so that a
 // request in flight while the session was logged out cannot bring it back.
-// It reports whether the entry was written. It implements oidc.UpdateStore.
-func (s *Store) Update(ctx context.Context, id string, entry *oidc.StoreEntry, expiry time.Time) (bool, error) {
-	if id == "" || entry == nil {
-		return false, errors.New("redisstore: update: empty id or nil entry")
+// It reports whether the data was written. It implements oidc.UpdateStore.
+func (s *Store) Update(ctx context.Context, id string, data []byte, expiry time.Time) (bool, error) {
+	if id == "" || len(data) == 0 {
+		return false, errors.New("redisstore: update: empty id or data")
 	}
-	ttl := time.Until(expiry)
-	if ttl <= 0 {
+	ttl, ok := redisTTL(expiry)
+	if !ok {
 		return false, s.del(ctx, id)
 	}
-	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
-	e := *entry
-	e.ID = id
-	b, err := json.Marshal(&e)
-	if err != nil {
-		return false, fmt.Errorf("redisstore: update: encoding entry: %w", err)
-	}
 	res, err := bounded(ctx, s.timeout, func(ctx context.Context) (string, error) {
-		return s.client.SetArgs(ctx, s.prefix+id, b, redis.SetArgs{Mode: "XX", TTL: ttl}).Result()
+		return s.client.SetArgs(ctx, s.prefix+id, data, redis.SetArgs{Mode: "XX", TTL: ttl}).Result()
 	})
 	if errors.Is(err, redis.Nil) {
 		return false, nil // the key is gone: not written
@@ -223,6 +187,18 @@ func (s *Store) Destroy(ctx context.Context, id string) error {
 		return fmt.Errorf("redisstore: destroy: %w", err)
 	}
 	return nil
+}
+
+// redisTTL returns the TTL that ends at expiry, in whole milliseconds
+// rounded up, so that the key never outlives expiry by more than a
+// millisecond nor gets a zero (= no) TTL; false when expiry is not in the
+// future.
+func redisTTL(expiry time.Time) (time.Duration, bool) {
+	ttl := time.Until(expiry)
+	if ttl <= 0 {
+		return 0, false
+	}
+	return (ttl + time.Millisecond - 1).Truncate(time.Millisecond), true
 }
 
 // del deletes the key of id.

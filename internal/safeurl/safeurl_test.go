@@ -16,7 +16,7 @@ const (
 	appBase     = "https://app.example"
 	mountedBase = "https://app.example/app/"
 	localBase   = "http://localhost:3000/app"
-	corpusPath  = "../../testdata/openredirects.txt"
+	corpusPath  = "testdata/openredirects.txt"
 )
 
 // mustParse parses an absolute base URL for tests.
@@ -310,52 +310,111 @@ func loadCorpus(tb testing.TB) []corpusLine {
 	return out
 }
 
+// middlewareBase returns base as the middleware holds BaseURL: with the
+// path "/" when it has none.
+func middlewareBase(base *url.URL) *url.URL {
+	u := *base
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return &u
+}
+
+// resolveOr is Resolve as the middleware uses it: the resolved URL, or
+// fallback (BaseURL) when Resolve refuses the candidate.
+func resolveOr(base *url.URL, candidate, fallback string) string {
+	if loc, ok := Resolve(base, candidate); ok {
+		return loc
+	}
+	return fallback
+}
+
+// checkRedirect checks a Location the middleware would emit for base: safe
+// (locationProblem) and an absolute URL on base's origin.
+func checkRedirect(t *testing.T, base *url.URL, loc string, c corpusLine, step string) {
+	t.Helper()
+	assert.Empty(t, locationProblem(base, loc), "line %d %q (%s) -> %q", c.line, c.value, step, loc)
+	origin := strings.ToLower(base.Scheme) + "://" + base.Host + "/"
+	assert.True(t, strings.HasPrefix(loc, origin), "line %d %q (%s): %q is not an absolute URL on %s", c.line, c.value, step, loc, origin)
+}
+
+// TestCorpusResolve covers RED-04 for a returnTo given to Context.Login
+// (login.go): the login state holds Resolve's result, or BaseURL when
+// Resolve refuses the value, and the callback (callback.go) resolves the
+// state's returnTo again, falling back to BaseURL, for its Location. Every
+// payload, verbatim and unescaped, must give safe Locations on BaseURL's
+// origin at both steps, and the corpus's same-origin controls must be
+// honoured. (Context.Logout joins relative values to BaseURL first; the root
+// package's TestRedirectCorpusLogout covers it.)
 func TestCorpusResolve(t *testing.T) {
 	corpus := loadCorpus(t)
 	require.GreaterOrEqual(t, len(corpus), 300)
 	for _, base := range testBases(t) {
+		base := middlewareBase(base)
 		t.Run(base.String(), func(t *testing.T) {
 			accepted, offOrigin := 0, 0
 			for _, c := range corpus {
 				if o, ok := browserResolve(base, c.value); !ok || o != baseOrigin(base) {
 					offOrigin++
 				}
-				loc, ok := Resolve(base, c.value)
-				if !ok {
+				if loc, ok := Resolve(base, c.value); !ok {
 					assert.Empty(t, loc)
-					continue
 				}
-				accepted++
-				assert.Empty(t, locationProblem(base, loc), "line %d %q -> %q", c.line, c.value, loc)
+				state := resolveOr(base, c.value, base.String())
+				checkRedirect(t, base, state, c, "login state")
+				final := resolveOr(base, state, base.String())
+				checkRedirect(t, base, final, c, "callback")
+				if final != base.String() {
+					accepted++
+				}
 			}
 			// The corpus must actually be hostile and Resolve must not be a
 			// reject-everything stub.
 			assert.Greater(t, offOrigin, 200, "payloads the oracle sends off-origin")
-			assert.Greater(t, accepted, 10)
-			t.Logf("%d inputs, %d off-origin as raw Location, %d accepted by Resolve", len(corpus), offOrigin, accepted)
+			assert.Greater(t, accepted, 10, "the same-origin controls of the corpus should be honoured")
+			t.Logf("%d inputs, %d off-origin as raw Location, %d accepted as same-origin returnTo", len(corpus), offOrigin, accepted)
 		})
 	}
 }
 
+// TestCorpusFromRequest covers RED-04 for the URL of a request that
+// AuthRequired sends to the login (login.go): every payload that is a
+// request target net/http accepts (it starts with '/' and url.ParseRequestURI
+// takes it, which includes bytes a raw request line cannot carry) becomes
+// the state's returnTo through FromRequest, or BaseURL when FromRequest
+// refuses it; the callback then resolves it. The returnTo must be BaseURL
+// or a single-slash path-absolute reference (relativeProblem), and the
+// callback's Location safe and on BaseURL's origin.
 func TestCorpusFromRequest(t *testing.T) {
-	base := mustParse(t, appBase)
-	tried := 0
-	for _, c := range loadCorpus(t) {
-		if !strings.HasPrefix(c.value, "/") {
-			continue
-		}
-		u, err := url.ParseRequestURI(c.value)
-		if err != nil {
-			continue
-		}
-		tried++
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.URL = u
-		if got := FromRequest(base, r); got != "" {
-			assert.Empty(t, relativeProblem(base, got), "line %d %q -> %q", c.line, c.value, got)
-		}
+	corpus := loadCorpus(t)
+	for _, base := range testBases(t) {
+		base := middlewareBase(base)
+		t.Run(base.String(), func(t *testing.T) {
+			tried, kept := 0, 0
+			for _, c := range corpus {
+				if !strings.HasPrefix(c.value, "/") {
+					continue
+				}
+				u, err := url.ParseRequestURI(c.value)
+				if err != nil {
+					continue
+				}
+				tried++
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.URL = u
+				state := base.String()
+				if got := FromRequest(base, r); got != "" {
+					kept++
+					assert.Empty(t, relativeProblem(base, got), "line %d %q -> %q", c.line, c.value, got)
+					state = got
+				}
+				checkRedirect(t, base, resolveOr(base, state, base.String()), c, "callback")
+			}
+			assert.Greater(t, tried, 100, "most path payloads should be request targets")
+			assert.Greater(t, kept, 100, "and most of them kept as the returnTo")
+			t.Logf("%d request targets, %d kept as returnTo", tried, kept)
+		})
 	}
-	assert.Greater(t, tried, 100)
 }
 
 func TestFromRequest(t *testing.T) {

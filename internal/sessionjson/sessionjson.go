@@ -1,13 +1,14 @@
-// Package sessionjson decodes the session object of express-openid-connect's
-// cookie ({"id_token": ..., "access_token": ..., ...}) in one pass, without
-// reflection. It is the hot path of every authenticated request; its
-// results equal those of encoding/json for every input (a fuzz test checks
-// this), and anything unusual (escapes, non-ASCII) is handed to
-// encoding/json.
+// Package sessionjson reads and writes express-openid-connect's session
+// JSON: the session object of its cookie ({"id_token": ...,
+// "access_token": ..., ...}), and the store entry that wraps it in
+// server-side stores ({header, data, cookie}, entry.go). Both are decoded
+// in one pass, without reflection: they are the hot path of every
+// authenticated request. Their results equal those of encoding/json for
+// every input (fuzz tests check this), and anything unusual (escapes,
+// non-ASCII) is handed to encoding/json.
 package sessionjson
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -168,19 +169,9 @@ func (d *decoder) str() (string, bool) {
 	}
 	start := d.i
 	// Fast path: the closing quote, with only plain printable ASCII before it.
-	if n := bytes.IndexByte(d.b[start:], '"'); n >= 0 {
-		seg := d.b[start : start+n]
-		plain := true
-		for _, c := range seg {
-			if c < 0x20 || c >= 0x80 || c == '\\' {
-				plain = false
-				break
-			}
-		}
-		if plain {
-			d.i = start + n + 1
-			return string(seg), true
-		}
+	if n := start + plainRun(d.b[start:], true); n < len(d.b) && d.b[n] == '"' {
+		d.i = n + 1
+		return string(d.b[start:n]), true
 	}
 	if _, ok := d.skipString(start - 1); !ok {
 		return "", false
@@ -302,6 +293,10 @@ func (d *decoder) skipString(from int) (int, bool) {
 	}
 	start := d.i
 	for d.i < len(d.b) {
+		d.i += plainRun(d.b[d.i:], false)
+		if d.i == len(d.b) {
+			break
+		}
 		c := d.b[d.i]
 		switch {
 		case c == '"':
