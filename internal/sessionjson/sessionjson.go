@@ -31,7 +31,9 @@ const maxDepth = 64
 
 // Decode parses data. Known string members must be strings or null; known
 // number members must be numbers or null (truncated to integers); null
-// means absent. Later duplicates win, as with encoding/json.
+// means absent. Later duplicates win, as with JSON.parse and
+// encoding/json into a map: only the last value of a known member must
+// have the right type.
 func Decode(data []byte) (Fields, error) {
 	var f Fields
 	d := decoder{b: data}
@@ -65,6 +67,9 @@ func Decode(data []byte) (Fields, error) {
 			if err := d.end(); err != nil {
 				return Fields{}, err
 			}
+			if d.bad != 0 {
+				return Fields{}, ErrSyntax // a known member's last value has the wrong type
+			}
 			return f, nil
 		}
 		return Fields{}, ErrSyntax
@@ -74,6 +79,9 @@ func Decode(data []byte) (Fields, error) {
 type decoder struct {
 	b []byte
 	i int
+	// bad has bit k set while the last value seen for the k-th known member
+	// has the wrong type; a later duplicate of the right type clears it.
+	bad uint8
 }
 
 func (d *decoder) end() error {
@@ -107,48 +115,60 @@ func (d *decoder) eat(c byte) bool {
 func (d *decoder) member(f *Fields, key string) bool {
 	var sp *string
 	var np *int64
+	var bit uint8
 	switch key {
 	case "id_token":
-		sp = &f.IDToken
+		sp, bit = &f.IDToken, 1<<0
 	case "access_token":
-		sp = &f.AccessToken
+		sp, bit = &f.AccessToken, 1<<1
 	case "refresh_token":
-		sp = &f.RefreshToken
+		sp, bit = &f.RefreshToken, 1<<2
 	case "token_type":
-		sp = &f.TokenType
+		sp, bit = &f.TokenType, 1<<3
 	case "sid":
-		sp = &f.SID
+		sp, bit = &f.SID, 1<<4
 	case "expires_at":
-		np = &f.ExpiresAt
+		np, bit = &f.ExpiresAt, 1<<5
 	case "sessionExpiresAt":
-		np = &f.SessionExpiresAt
+		np, bit = &f.SessionExpiresAt, 1<<6
 	case "loginStartedAt":
-		np = &f.LoginStartedAt
+		np, bit = &f.LoginStartedAt, 1<<7
 	}
 	switch {
 	case sp != nil:
+		d.bad &^= bit
 		if d.literal("null") {
 			*sp = ""
 			return true
 		}
-		s, ok := d.str()
-		*sp = s
-		return ok
+		if d.i < len(d.b) && d.b[d.i] == '"' {
+			s, ok := d.str()
+			*sp = s
+			return ok
+		}
+		d.bad |= bit
+		return d.skip(0)
 	case np != nil:
+		d.bad &^= bit
 		if d.literal("null") {
 			*np = 0
 			return true
 		}
 		start := d.i
-		if !d.number() {
-			return false
+		if d.i < len(d.b) && (d.b[d.i] == '-' || (d.b[d.i] >= '0' && d.b[d.i] <= '9')) {
+			if !d.number() {
+				return false
+			}
+			v, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
+			if err != nil {
+				d.bad |= bit // out of range: refused unless a later duplicate fits
+				return true
+			}
+			*np = int64(v)
+			return true
 		}
-		v, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
-		if err != nil {
-			return false
-		}
-		*np = int64(v)
-		return true
+		d.bad |= bit
+		return d.skip(0)
 	}
 	start := d.i
 	if !d.skip(0) {

@@ -67,6 +67,8 @@ func compact(m map[string]json.RawMessage) map[string]string {
 }
 
 var seeds = []string{
+	`{"expires_at":"","expires_at":0}`, `{"sid":1,"sid":"s"}`, `{"sid":"s","sid":1}`,
+	`{"expires_at":1e999,"expires_at":2}`, `{"token_type":[1,{"a":null}],"token_type":null}`,
 	`{"id_token":"x.y.z","sid":"abc"}`,
 	`{"id_token":"a.b.c","access_token":"at","refresh_token":"rt","token_type":"Bearer","expires_at":1795934286,"sid":"s","cart":{"items":[1,2.5,"x",true,null]}}`,
 	`{}`, ` { } `, `{"a":1}`, `{"expires_at":1.7e9}`, `{"expires_at":null,"id_token":null}`,
