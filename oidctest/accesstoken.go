@@ -1,6 +1,7 @@
 package oidctest
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -158,4 +159,12 @@ func (p *Provider) challenge(w http.ResponseWriter, o Options, status int, schem
 		code = "invalid_token"
 	}
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+// normalizeAccessTokens validates the access-token options.
+func normalizeAccessTokens(o *Options) error {
+	if o.JWTAccessTokens && o.Alg == "HS256" {
+		return errors.New("oidctest: JWTAccessTokens needs an asymmetric Alg, not HS256")
+	}
+	return nil
 }

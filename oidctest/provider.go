@@ -470,7 +470,7 @@ func normalize(o *Options, prev *Options) error {
 	if prev == nil || (prev.DisableEndSession && !o.DisableEndSession) {
 		o.EndSession = !o.DisableEndSession
 	}
-	return errors.Join(normalizeDPoP(o), normalizeResources(o), normalizeFAPI2(o))
+	return errors.Join(normalizeDPoP(o), normalizeResources(o), normalizeAccessTokens(o), normalizeFAPI2(o))
 }
 
 func newSigningKey(alg string) (*signingKey, error) {
