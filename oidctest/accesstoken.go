@@ -88,8 +88,13 @@ func (p *Provider) presentedToken(w http.ResponseWriter, r *http.Request, o Opti
 		p.challenge(w, o, http.StatusUnauthorized, "Bearer", "", "missing access token")
 		return nil, ""
 	}
+	if !isDPoP && o.dpopEnabled() && len(r.Header.Values("DPoP")) > 0 {
+		// Like node-oidc-provider: a proof calls for the DPoP scheme.
+		p.challenge(w, o, http.StatusBadRequest, "Bearer", "invalid_request", "the authorization scheme must be DPoP when a DPoP proof is sent")
+		return nil, ""
+	}
 	errScheme := "Bearer"
-	if isDPoP || (o.dpopEnabled() && r.Header.Get("DPoP") != "") {
+	if isDPoP {
 		errScheme = "DPoP"
 	}
 	p.mu.Lock()
@@ -120,8 +125,6 @@ func (p *Provider) presentedToken(w http.ResponseWriter, r *http.Request, o Opti
 		desc = "the access token is not DPoP-bound: present it as a Bearer token"
 	case !isDPoP && a.jkt != "":
 		desc = "the access token is DPoP-bound: present it with the DPoP scheme and a proof"
-	case !isDPoP && proof != nil:
-		desc = "the access token is not DPoP-bound but a DPoP proof was sent"
 	case isDPoP && proof == nil:
 		desc = "a DPoP proof is required"
 	case isDPoP && proof.jkt != a.jkt:

@@ -33,8 +33,9 @@ import (
 //     request's dpop_jkt. A proof at PAR sets dpop_jkt (a different
 //     dpop_jkt in the same request is invalid_request).
 //   - Userinfo and resources refuse a DPoP-bound token presented as Bearer,
-//     an unbound token presented as DPoP, and a proof of another key, with
-//     invalid_token.
+//     an unbound token presented as DPoP, a bound token without a proof and
+//     a proof of another key, with 401 invalid_token; the Bearer scheme
+//     with a DPoP header gets 400 invalid_request.
 //
 // Where the RFC leaves the error code open, the provider answers like
 // node-oidc-provider 9, so client tests behave the same against both.

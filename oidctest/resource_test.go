@@ -60,7 +60,7 @@ func TestPresentingTokens(t *testing.T) {
 	}{
 		{"bound token, DPoP scheme, proof of its key", "DPoP", dpopAT, a, nil, ""},
 		{"bound token as Bearer", "Bearer", dpopAT, nil, nil, "invalid_token"},
-		{"bound token as Bearer with a proof", "Bearer", dpopAT, a, nil, "invalid_token"},
+		{"bound token as Bearer with a proof", "Bearer", dpopAT, a, nil, "invalid_request"},
 		{"stolen bound token with the thief's key", "DPoP", dpopAT, b, nil, "invalid_token"},
 		{"bound token without a proof", "DPoP", dpopAT, nil, nil, "invalid_token"},
 		{"proof without ath", "DPoP", dpopAT, a, func(_, c map[string]any) { delete(c, "ath") }, "invalid_dpop_proof"},
@@ -69,7 +69,7 @@ func TestPresentingTokens(t *testing.T) {
 		{"proof for another URL", "DPoP", dpopAT, a, func(_, c map[string]any) { c["htu"] = p.URL() + oidctest.PathToken }, "invalid_dpop_proof"},
 		{"Bearer token as Bearer", "Bearer", bearerAT, nil, nil, ""},
 		{"Bearer token with the DPoP scheme", "DPoP", bearerAT, a, nil, "invalid_token"},
-		{"Bearer token with a stray proof", "Bearer", bearerAT, a, nil, "invalid_token"},
+		{"Bearer token with a stray proof", "Bearer", bearerAT, a, nil, "invalid_request"},
 		{"unknown token", "DPoP", "nope", a, nil, "invalid_token"},
 		{"no Authorization", "", "", nil, nil, "no error"},
 	}
@@ -82,7 +82,11 @@ func TestPresentingTokens(t *testing.T) {
 					assert.Equal(t, "user-1", r.body["sub"])
 					return
 				}
-				assert.Equal(t, http.StatusUnauthorized, r.status)
+				if tt.wantErr == "invalid_request" {
+					assert.Equal(t, http.StatusBadRequest, r.status)
+				} else {
+					assert.Equal(t, http.StatusUnauthorized, r.status)
+				}
 				www := r.header.Values("WWW-Authenticate")
 				require.Len(t, www, 2, "a Bearer and a DPoP challenge")
 				if tt.wantErr == "no error" {
