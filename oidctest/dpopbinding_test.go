@@ -223,3 +223,21 @@ func TestDPoPNonce(t *testing.T) {
 		assert.Equal(t, "user-1", r.body["sub"])
 	})
 }
+
+func TestDPoPTokenExchange(t *testing.T) {
+	p := oidctest.NewProvider(t, oidctest.Options{DPoP: true})
+	k := dpopKeys["EdDSA"]
+	first := tokenWithProof(t, p, codeParams(p, dpopVerifier), nil)
+	require.Equal(t, http.StatusOK, first.status, first.body)
+	form := url.Values{
+		"grant_type":         {oidctest.GrantTypeTokenExchange},
+		"subject_token":      {first.body["access_token"].(string)},
+		"subject_token_type": {oidctest.TokenTypeAccessToken},
+	}
+	r := send(t, p, http.MethodPost, p.URL()+oidctest.PathToken, form, dpopHeader(proof(t, k, "POST", p.URL()+oidctest.PathToken, "", "")), true)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	assert.Equal(t, "DPoP", r.body["token_type"])
+	info, ok := p.AccessTokenInfo(r.body["access_token"].(string))
+	require.True(t, ok)
+	assert.Equal(t, k.Thumbprint(), info.JKT)
+}

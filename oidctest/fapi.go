@@ -68,7 +68,7 @@ func fapiDiscovery(doc map[string]any) {
 	doc["response_types_supported"] = []string{"code"}
 	doc["response_modes_supported"] = []string{"query", "form_post"}
 	doc["grant_types_supported"] = []string{"authorization_code", "refresh_token"}
-	doc["token_endpoint_auth_signing_alg_values_supported"] = fapiAlgs
-	doc["request_object_signing_alg_values_supported"] = fapiAlgs
-	doc["revocation_endpoint_auth_signing_alg_values_supported"] = fapiAlgs
+	doc["token_endpoint_auth_signing_alg_values_supported"] = slices.Clone(fapiAlgs)
+	doc["request_object_signing_alg_values_supported"] = slices.Clone(fapiAlgs)
+	doc["revocation_endpoint_auth_signing_alg_values_supported"] = slices.Clone(fapiAlgs)
 }

@@ -788,7 +788,7 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request, o Opti
 		doc["authorization_response_iss_parameter_supported"] = true
 	}
 	if o.dpopEnabled() {
-		doc["dpop_signing_alg_values_supported"] = o.dpopAlgs()
+		doc["dpop_signing_alg_values_supported"] = slices.Clone(o.dpopAlgs())
 	}
 	if len(o.Resources) > 0 {
 		doc["protected_resources"] = o.Resources
