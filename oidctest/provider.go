@@ -580,8 +580,9 @@ func (p *Provider) PublicKey() crypto.PublicKey {
 }
 
 // Calls returns how often an endpoint was called: "discovery", "jwks",
-// "authorize", "token", "userinfo", "end_session", "revoke" or "par" (see
-// [EndpointDiscovery] and friends). Requests are counted even while the
+// "authorize", "token", "userinfo", "end_session", "revoke", "par" or
+// "resource" (see [EndpointDiscovery] and friends; [EndpointResource]
+// counts the calls of every [Provider.Resource]). Requests are counted even while the
 // provider is down.
 func (p *Provider) Calls(endpoint string) int {
 	p.mu.Lock()
