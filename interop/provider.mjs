@@ -2,7 +2,7 @@
 // 127.0.0.1 for the interoperability tests of github.com/openidconnect-go/oidc.
 //
 //   node provider.mjs [--port N] [--clients clients.json] [--dev-interactions]
-//                     [--exit-with-stdin]
+//                     [--profile dpop,resources,fapi2] [--exit-with-stdin]
 //
 // The first line on stdout is the issuer URL (http://127.0.0.1:<port>); the
 // port is chosen by the system with --port 0 (the default). Diagnostics go to
@@ -22,12 +22,20 @@
 // Development mode only (NODE_ENV must not be "production"): http issuer,
 // http redirect URIs for the implicit flow, back-channel logout to loopback
 // addresses.
+//
+// --profile turns on feature profiles (comma-separated; see profiles.mjs):
+// "dpop" (DPoP with server nonces, DPoP-bound clients), "resources"
+// (resource indicators for https://api-a.example and https://api-b.example,
+// JWT access tokens) and "fapi2" (FAPI 2.0: PAR, PKCE, private_key_jwt,
+// DPoP, PS256/ES256). Without it the provider behaves as it always did.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
+
+import { applyProfiles, parseProfiles } from './profiles.mjs';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
@@ -39,8 +47,10 @@ const { values: args } = parseArgs({
     clients: { type: 'string' },
     'dev-interactions': { type: 'boolean', default: false },
     'exit-with-stdin': { type: 'boolean', default: false },
+    profile: { type: 'string', default: '' },
   },
 });
+const profiles = parseProfiles(args.profile);
 
 function defaultClients() {
   return [{
@@ -54,6 +64,10 @@ function defaultClients() {
   }];
 }
 
+if (profiles.has('fapi2') && !args.clients) {
+  process.stderr.write('provider.mjs: --profile fapi2 needs --clients (private_key_jwt client keys)\n');
+  process.exit(2);
+}
 const clients = args.clients ? JSON.parse(readFileSync(args.clients, 'utf8')) : defaultClients();
 
 // Every account exists; its claims derive from its id.
@@ -129,6 +143,7 @@ const configuration = {
 if (!args['dev-interactions']) {
   configuration.interactions = { url: (_ctx, interaction) => `/interaction/${interaction.uid}` };
 }
+applyProfiles(configuration, profiles, errors);
 
 // An RFC 8693 token exchange, which oidc-provider does not implement: the
 // subject token must be an access token this provider issued and still

@@ -1,6 +1,7 @@
 package oidctest
 
 import (
+	"encoding/base64"
 	"maps"
 	"net/http"
 	"net/url"
@@ -25,6 +26,8 @@ type authzRequest struct {
 	code         bool
 	idToken      bool
 	params       url.Values
+	resources    []string // RFC 8707 resource indicators
+	dpopJKT      string   // RFC 9449 §10 dpop_jkt
 }
 
 // authzError is an authorization error. When redirect is false the
@@ -155,7 +158,7 @@ func parseAuthorize(params url.Values, o Options) (*authzRequest, *authzError) {
 	default:
 		req.responseMode = "query"
 	}
-	for _, k := range [...]string{"response_type", "response_mode", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "max_age"} {
+	for _, k := range [...]string{"response_type", "response_mode", "scope", "state", "nonce", "code_challenge", "code_challenge_method", "prompt", "max_age", "dpop_jkt"} {
 		if len(params[k]) > 1 {
 			return req, fail("invalid_request", k+" is repeated")
 		}
@@ -166,6 +169,9 @@ func parseAuthorize(params url.Values, o Options) (*authzRequest, *authzError) {
 	}
 	if !req.code && !req.idToken {
 		return req, fail("unsupported_response_type", "response_type must be code, id_token or code id_token")
+	}
+	if o.FAPI2 && (req.idToken || !req.code) {
+		return req, fail("unsupported_response_type", "FAPI 2.0 allows only response_type code")
 	}
 	if mode != "" && mode != req.responseMode {
 		return req, fail("invalid_request", "unsupported response_mode")
@@ -199,7 +205,7 @@ func parseAuthorize(params url.Values, o Options) (*authzRequest, *authzError) {
 		return req, fail("invalid_request", "unsupported code_challenge_method")
 	case req.challenge != "" && !validPKCEValue(req.challenge):
 		return req, fail("invalid_request", "malformed code_challenge")
-	case req.challenge == "" && req.code && o.RequirePKCE:
+	case req.challenge == "" && req.code && o.pkceRequired():
 		return req, fail("invalid_request", "code_challenge is required")
 	}
 	if params.Has("max_age") {
@@ -212,6 +218,17 @@ func parseAuthorize(params url.Values, o Options) (*authzRequest, *authzError) {
 	req.prompt = strings.Fields(params.Get("prompt"))
 	if slices.Contains(req.prompt, "none") && len(req.prompt) > 1 {
 		return req, fail("invalid_request", "prompt=none cannot be combined with other values")
+	}
+	if o.dpopEnabled() && params.Has("dpop_jkt") {
+		req.dpopJKT = params.Get("dpop_jkt")
+		if b, err := base64.RawURLEncoding.DecodeString(req.dpopJKT); err != nil || len(b) != 32 {
+			return req, fail("invalid_request", "dpop_jkt must be a base64url JWK SHA-256 thumbprint")
+		}
+	}
+	var aerr *authzError
+	req.resources, aerr = checkResources(params, o)
+	if aerr != nil {
+		return req, aerr
 	}
 	return req, nil
 }
@@ -327,6 +344,8 @@ func (p *Provider) completeAuthorize(w http.ResponseWriter, req *authzRequest, o
 			claims:      maps.Clone(sess.claims),
 			authTime:    sess.authTime,
 			expires:     now.Add(codeLifetime),
+			resources:   req.resources,
+			dpopJKT:     req.dpopJKT,
 		}
 		p.mu.Unlock()
 		out.Set("code", code)
@@ -362,7 +381,7 @@ func (p *Provider) sendAuthzResponse(w http.ResponseWriter, req *authzRequest, o
 	if req.state != "" {
 		out.Set("state", req.state)
 	}
-	if o.AuthorizationResponseIssParameter {
+	if o.issParameter() {
 		out.Set("iss", p.issuer)
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -160,6 +160,9 @@ func (p *Provider) authenticateAssertion(r *http.Request, form url.Values, o Opt
 	if !slices.Contains(o.TokenEndpointAuthMethods, method) {
 		return "", invalidClient(method + " is not allowed for this client")
 	}
+	if !o.fapiAssertionAlg(alg) {
+		return "", invalidClient("FAPI 2.0 allows only PS256, ES256 and EdDSA client assertions, not " + alg)
+	}
 	iss, _ := claims["iss"].(string)
 	sub, _ := claims["sub"].(string)
 	switch {

@@ -12,6 +12,18 @@
 // jti), signed request objects (JAR, RFC 9101) at /authorize and /par,
 // refresh-token rotation and RFC 8693 token exchange.
 //
+// It also plays the authorization server of newer profiles, strictly, so
+// that a client's tests are honest: DPoP (RFC 9449; [Options.DPoP] and
+// friends, proofs verified at the token, PAR and userinfo endpoints,
+// sender-constrained access and refresh tokens, dpop_jkt, server nonces),
+// resource indicators (RFC 8707; [Options.ResourceIndicators],
+// [Options.Resources]) with protected resources for tests
+// ([Provider.Resource]: "an API that accepts only its own audience"), RFC
+// 9068 JWT access tokens ([Options.JWTAccessTokens]) and the FAPI 2.0
+// Security Profile ([Options.FAPI2]). [NewDPoPKey] and [DPoPProof] mint
+// proofs in tests; [Provider.AccessTokenInfo] tells what a token is bound
+// to and for whom it is.
+//
 // In a test, create one with [NewProvider]; it is closed automatically when
 // the test ends:
 //

@@ -186,7 +186,10 @@ func jsonEncode(w io.Writer, v any) error {
 // hash (of the alg's size) of the ASCII value.
 func leftHalfHash(alg, value string) string {
 	_, newHash, err := hashFor(alg)
-	if err != nil {
+	switch {
+	case alg == "EdDSA":
+		newHash = sha512.New // Ed25519 hashes with SHA-512
+	case err != nil:
 		newHash = sha256.New
 	}
 	h := newHash()

@@ -68,6 +68,19 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request, o Options) {
 		badRequest("invalid_request", "a signed request object is required").write(w)
 		return
 	}
+	proof, derr := p.checkDPoP(w, r, o, EndpointPAR, "", false)
+	if derr != nil {
+		derr.asError().write(w)
+		return
+	}
+	if proof != nil {
+		// RFC 9449 §10.1: the proof's key binds the code like dpop_jkt.
+		if params.Has("dpop_jkt") && params.Get("dpop_jkt") != proof.jkt {
+			badRequest("invalid_request", "the DPoP proof key does not match dpop_jkt").write(w)
+			return
+		}
+		params.Set("dpop_jkt", proof.jkt)
+	}
 	if _, aerr := parseAuthorize(params, o); aerr != nil {
 		badRequest(aerr.code, aerr.desc).write(w)
 		return
@@ -157,7 +170,7 @@ func (p *Provider) expandRequest(params url.Values, o Options) (url.Values, *aut
 			return fail("invalid_request", "a signed request object is required")
 		}
 		return maps.Clone(pr.params), nil
-	case o.RequirePAR:
+	case o.parRequired():
 		return fail("invalid_request", "pushed authorization requests are required")
 	case params.Has("request"):
 		if clientID == "" {

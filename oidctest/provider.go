@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -101,8 +102,9 @@ type Options struct {
 	// (e.g. "name", "email"). They never replace protocol claims such as iss,
 	// aud, sub or nonce.
 	Claims map[string]any
-	// Alg is the ID-token signing algorithm: "RS256" (default), "ES256" or
-	// "HS256". HS256 MACs with ClientSecret, and then the JWKS is empty.
+	// Alg is the ID-token signing algorithm: "RS256" (default; "PS256"
+	// with FAPI2), "PS256", "ES256", "EdDSA" (Ed25519) or "HS256". HS256
+	// MACs with ClientSecret, and then the JWKS is empty.
 	Alg string
 	// IDTokenLifetime sets exp of ID tokens. Default 1h.
 	IDTokenLifetime time.Duration
@@ -197,6 +199,71 @@ type Options struct {
 	// token revoke its whole family (the refresh token issued in its place
 	// and all their access tokens), like Auth0's reuse detection.
 	RefreshTokenReuseDetection bool
+
+	// DPoP enables DPoP (RFC 9449, see dpop.go for the rules): discovery
+	// advertises dpop_signing_alg_values_supported; the token, PAR and
+	// userinfo endpoints and every [Provider.Resource] verify DPoP proofs;
+	// a token request with a valid proof gets token_type "DPoP" and an
+	// access token (and refresh token) bound to the proof's key; dpop_jkt
+	// binds authorization codes. When false, DPoP headers and dpop_jkt are
+	// ignored, like a provider that does not know DPoP. DPoPSigningAlgs,
+	// RequireDPoP, DPoPNonce, ResourceDPoPNonce and FAPI2 imply it.
+	DPoP bool
+	// DPoPSigningAlgs are the proof algorithms accepted and advertised, from
+	// ES256, ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512 and
+	// EdDSA. Default ES256, EdDSA, PS256 and RS256 (with FAPI2: ES256, EdDSA
+	// and PS256, and only those are allowed).
+	DPoPSigningAlgs []string
+	// RequireDPoP makes the token endpoint refuse requests (every grant)
+	// without a DPoP proof, with 400 invalid_dpop_proof.
+	RequireDPoP bool
+	// DPoPNonce makes the token and PAR endpoints require a server nonce in
+	// DPoP proofs (RFC 9449 §8): a proof without the current nonce gets
+	// 400 {"error":"use_dpop_nonce"} and the nonce in a DPoP-Nonce header.
+	// Every response to a request with a proof carries the current nonce.
+	// See [Provider.DPoPNonce] and [Provider.RotateDPoPNonce].
+	DPoPNonce bool
+	// ResourceDPoPNonce is DPoPNonce for the userinfo endpoint and every
+	// [Provider.Resource] (RFC 9449 §9): 401 with WWW-Authenticate: DPoP
+	// error="use_dpop_nonce" and a DPoP-Nonce header. Their nonce is not
+	// the token endpoint's (see [Provider.ResourceDPoPNonce]).
+	ResourceDPoPNonce bool
+	// DPoPProofWindow is how far a proof's iat may be from Now, either way.
+	// Default 60s.
+	DPoPProofWindow time.Duration
+	// DPoPUnboundRefreshTokens follows RFC 9449 §5 for confidential
+	// clients: refresh tokens are not bound to the DPoP key, so a refresh
+	// with another key (or with none) succeeds and binds the new access
+	// token to the key of the refresh request, if any. By default refresh
+	// tokens issued with a proof are bound to its key like the access
+	// token, and a refresh without a proof of that key is refused with
+	// invalid_grant, which is stricter (and what node-oidc-provider does for
+	// public clients).
+	DPoPUnboundRefreshTokens bool
+	// ResourceIndicators enables resource indicators (RFC 8707): resource
+	// parameters at /authorize and /par are validated and granted, and the
+	// token endpoint issues access tokens for one of them (see resource.go).
+	// When false (and Resources is empty) resource parameters are ignored.
+	ResourceIndicators bool
+	// Resources, if non-empty, are the only resource indicators accepted
+	// (exact match; others get invalid_target) and are advertised as
+	// protected_resources (RFC 9728 §4). It implies ResourceIndicators.
+	// When empty, any absolute URI without a fragment is accepted.
+	Resources []string
+	// JWTAccessTokens issues access tokens as signed JWTs (RFC 9068, typ
+	// at+jwt, signed like the ID tokens with the provider key): iss, sub,
+	// aud, client_id, scope, iat, exp, jti, and cnf.jkt when DPoP-bound.
+	// The provider still keeps them, so revocation works. Not with HS256.
+	JWTAccessTokens bool
+	// FAPI2 enforces the FAPI 2.0 Security Profile as an authorization
+	// server (see fapi.go): PAR, PKCE S256, response_type code only,
+	// private_key_jwt client authentication with PS256, ES256 or EdDSA,
+	// DPoP-bound tokens, the iss authorization-response parameter, and
+	// ID tokens signed with PS256 (default), ES256 or EdDSA. It overrides
+	// RequirePAR, RequirePKCE, RequireDPoP and
+	// AuthorizationResponseIssParameter (as if they were all true).
+	// TokenEndpointAuthMethods must be empty or only "private_key_jwt".
+	FAPI2 bool
 }
 
 // Provider is an in-process OpenID provider. Create it with [NewProvider] or
@@ -229,6 +296,7 @@ type Provider struct {
 	jtis        map[string]time.Time      // client-assertion jti -> exp
 	lastPAR     *http.Request
 	lastPARBody []byte
+	dpop        dpopState
 }
 
 type signingKey struct {
@@ -258,6 +326,8 @@ type codeGrant struct {
 	expires     time.Time
 	used        bool
 	issued      []string // access and refresh tokens issued for it
+	resources   []string // granted resource indicators (RFC 8707)
+	dpopJKT     string   // dpop_jkt of the authorization request
 }
 
 type accessGrant struct {
@@ -267,6 +337,8 @@ type accessGrant struct {
 	claims   map[string]any
 	expires  time.Time
 	family   string
+	aud      string // the resource, or the userinfo endpoint URL
+	jkt      string // DPoP key thumbprint, "" for Bearer tokens
 }
 
 // NewProvider starts a provider on 127.0.0.1 with a random port and closes
@@ -326,6 +398,7 @@ func NewServer(addr string, opts Options) (*Provider, error) {
 		sessions:  map[string]*opSession{},
 		pushed:    map[string]*pushedRequest{},
 		jtis:      map[string]time.Time{},
+		dpop:      newDPoPState(),
 	}
 	p.handler = p.newMux()
 	p.srv = &http.Server{
@@ -356,11 +429,14 @@ func normalize(o *Options, prev *Options) error {
 	}
 	if o.Alg == "" {
 		o.Alg = "RS256"
+		if o.FAPI2 {
+			o.Alg = "PS256"
+		}
 	}
 	switch o.Alg {
-	case "RS256", "ES256", "HS256":
+	case "RS256", "PS256", "ES256", "EdDSA", "HS256":
 	default:
-		return fmt.Errorf("oidctest: unsupported Alg %q (want RS256, ES256 or HS256)", o.Alg)
+		return fmt.Errorf("oidctest: unsupported Alg %q (want RS256, PS256, ES256, EdDSA or HS256)", o.Alg)
 	}
 	if o.IDTokenLifetime <= 0 {
 		o.IDTokenLifetime = time.Hour
@@ -373,6 +449,9 @@ func normalize(o *Options, prev *Options) error {
 	}
 	if len(o.TokenEndpointAuthMethods) == 0 {
 		o.TokenEndpointAuthMethods = []string{"client_secret_basic", "client_secret_post"}
+		if o.FAPI2 {
+			o.TokenEndpointAuthMethods = []string{"private_key_jwt"}
+		}
 	}
 	for _, m := range o.TokenEndpointAuthMethods {
 		switch m {
@@ -391,7 +470,7 @@ func normalize(o *Options, prev *Options) error {
 	if prev == nil || (prev.DisableEndSession && !o.DisableEndSession) {
 		o.EndSession = !o.DisableEndSession
 	}
-	return nil
+	return errors.Join(normalizeDPoP(o), normalizeResources(o), normalizeAccessTokens(o), normalizeFAPI2(o))
 }
 
 func newSigningKey(alg string) (*signingKey, error) {
@@ -402,6 +481,10 @@ func newSigningKey(alg string) (*signingKey, error) {
 		priv, err = rsa.GenerateKey(rand.Reader, 2048)
 	case "ES256":
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "PS256":
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "EdDSA":
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		return nil, nil // HS256: no asymmetric key
 	}
@@ -485,7 +568,8 @@ func (p *Provider) KeyID() string {
 }
 
 // PublicKey returns the public half of the current signing key
-// (*rsa.PublicKey or *ecdsa.PublicKey), or nil with HS256.
+// (*rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey), or nil with
+// HS256.
 func (p *Provider) PublicKey() crypto.PublicKey {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -496,8 +580,9 @@ func (p *Provider) PublicKey() crypto.PublicKey {
 }
 
 // Calls returns how often an endpoint was called: "discovery", "jwks",
-// "authorize", "token", "userinfo", "end_session", "revoke" or "par" (see
-// [EndpointDiscovery] and friends). Requests are counted even while the
+// "authorize", "token", "userinfo", "end_session", "revoke", "par" or
+// "resource" (see [EndpointDiscovery] and friends; [EndpointResource]
+// counts the calls of every [Provider.Resource]). Requests are counted even while the
 // provider is down.
 func (p *Provider) Calls(endpoint string) int {
 	p.mu.Lock()
@@ -537,8 +622,7 @@ func (p *Provider) SetDown(down bool) {
 
 // SetOptions mutates the options at runtime. fn runs under the provider's
 // lock and must not call methods of p. Defaults are re-applied afterwards;
-// an invalid Alg or auth method panics. Changing Alg to another key type
-// generates a new signing key.
+// an invalid option panics. Changing Alg generates a new signing key.
 func (p *Provider) SetOptions(fn func(*Options)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -548,6 +632,8 @@ func (p *Provider) SetOptions(fn func(*Options)) {
 	next.PostLogoutRedirectURIs = slices.Clone(prev.PostLogoutRedirectURIs)
 	next.TokenEndpointAuthMethods = slices.Clone(prev.TokenEndpointAuthMethods)
 	next.Claims = maps.Clone(prev.Claims)
+	next.DPoPSigningAlgs = slices.Clone(prev.DPoPSigningAlgs)
+	next.Resources = slices.Clone(prev.Resources)
 	fn(&next)
 	if err := normalize(&next, &prev); err != nil {
 		panic(err)
@@ -591,6 +677,8 @@ func (p *Provider) snapshot() Options {
 	o.PostLogoutRedirectURIs = slices.Clone(o.PostLogoutRedirectURIs)
 	o.TokenEndpointAuthMethods = slices.Clone(o.TokenEndpointAuthMethods)
 	o.Claims = maps.Clone(o.Claims)
+	o.DPoPSigningAlgs = slices.Clone(o.DPoPSigningAlgs)
+	o.Resources = slices.Clone(o.Resources)
 	return o
 }
 
@@ -688,7 +776,7 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request, o Opti
 	if !o.DisablePAR {
 		doc["pushed_authorization_request_endpoint"] = p.endpointURL(PathPAR)
 	}
-	if o.RequirePAR {
+	if o.parRequired() {
 		doc["require_pushed_authorization_requests"] = true
 	}
 	if o.RequireSignedRequestObject {
@@ -697,8 +785,17 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request, o Opti
 	if o.EndSession && !o.DisableEndSession {
 		doc["end_session_endpoint"] = p.endpointURL(PathEndSession)
 	}
-	if o.AuthorizationResponseIssParameter {
+	if o.issParameter() {
 		doc["authorization_response_iss_parameter_supported"] = true
+	}
+	if o.dpopEnabled() {
+		doc["dpop_signing_alg_values_supported"] = slices.Clone(o.dpopAlgs())
+	}
+	if len(o.Resources) > 0 {
+		doc["protected_resources"] = o.Resources
+	}
+	if o.FAPI2 {
+		fapiDiscovery(doc)
 	}
 	if o.MutateDiscovery != nil {
 		o.MutateDiscovery(doc)

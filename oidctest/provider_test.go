@@ -1172,7 +1172,7 @@ func TestServerOptions(t *testing.T) {
 		assert.Error(t, err)
 	})
 	t.Run("bad alg", func(t *testing.T) {
-		_, err := oidctest.NewServer("127.0.0.1:0", oidctest.Options{Alg: "PS256"})
+		_, err := oidctest.NewServer("127.0.0.1:0", oidctest.Options{Alg: "PS384"})
 		assert.Error(t, err)
 	})
 	t.Run("Intercept", func(t *testing.T) {

@@ -20,9 +20,12 @@ func (p *Provider) requestObjectParams(raw, clientID string, o Options) (url.Val
 	fail := func(desc string) (url.Values, *authzError) {
 		return nil, &authzError{code: "invalid_request_object", desc: desc}
 	}
-	_, claims, err := verifyClientJWT(raw, o)
+	alg, claims, err := verifyClientJWT(raw, o)
 	if err != nil {
 		return fail("invalid request object: " + err.Error())
+	}
+	if !o.fapiAssertionAlg(alg) {
+		return fail("FAPI 2.0 allows only PS256, ES256 and EdDSA request objects, not " + alg)
 	}
 	if cid, _ := claims["client_id"].(string); cid != clientID {
 		return fail("the request object's client_id does not match the client")
@@ -56,6 +59,14 @@ func (p *Provider) requestObjectParams(raw, clientID string, o Options) (url.Val
 	params := url.Values{}
 	for k, v := range claims {
 		if slices.Contains(jwtClaims, k) {
+			continue
+		}
+		if list, ok := v.([]any); ok && k == "resource" {
+			for _, r := range list {
+				if s, ok := r.(string); ok {
+					params.Add(k, s)
+				}
+			}
 			continue
 		}
 		switch v := v.(type) {

@@ -36,13 +36,15 @@ func (e *oauthError) write(w http.ResponseWriter) {
 
 // grant is what an access or refresh token stands for.
 type grant struct {
-	clientID string
-	sub      string
-	scope    string
-	sid      string
-	claims   map[string]any
-	authTime time.Time
-	family   string
+	clientID  string
+	sub       string
+	scope     string
+	sid       string
+	claims    map[string]any
+	authTime  time.Time
+	family    string
+	resources []string // granted resource indicators (RFC 8707)
+	jkt       string   // DPoP key a refresh token is bound to
 }
 
 // clientPost reads a client's form POST (token endpoint, PAR): POST only,
@@ -62,7 +64,7 @@ func (p *Provider) clientPost(w http.ResponseWriter, r *http.Request, o Options,
 	}
 	form := r.PostForm
 	for k, v := range form {
-		if len(v) > 1 {
+		if len(v) > 1 && k != "resource" { // RFC 8707 allows several
 			badRequest("invalid_request", k+" is repeated").write(w)
 			return nil, "", false
 		}
@@ -80,15 +82,27 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, o Options)
 	if !ok {
 		return
 	}
+	proof, derr := p.checkDPoP(w, r, o, EndpointToken, "", false)
+	if derr != nil {
+		derr.asError().write(w)
+		return
+	}
+	jkt := ""
+	if proof != nil {
+		jkt = proof.jkt
+	} else if o.dpopRequired() {
+		badRequest(errInvalidDPoPProof, "a DPoP proof is required").write(w)
+		return
+	}
 	var resp map[string]any
 	var oerr *oauthError
 	switch gt := form.Get("grant_type"); gt {
 	case "authorization_code":
-		resp, oerr = p.authorizationCodeGrant(form, o, clientID)
+		resp, oerr = p.authorizationCodeGrant(form, o, clientID, jkt)
 	case "refresh_token":
-		resp, oerr = p.refreshTokenGrant(form, o, clientID)
+		resp, oerr = p.refreshTokenGrant(form, o, clientID, jkt)
 	case GrantTypeTokenExchange:
-		resp, oerr = p.tokenExchangeGrant(form, o, clientID)
+		resp, oerr = p.tokenExchangeGrant(form, o, clientID, jkt)
 	case "":
 		oerr = badRequest("invalid_request", "grant_type is missing")
 	default:
@@ -166,7 +180,7 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values, o Option
 	return id, nil
 }
 
-func (p *Provider) authorizationCodeGrant(form url.Values, o Options, clientID string) (map[string]any, *oauthError) {
+func (p *Provider) authorizationCodeGrant(form url.Values, o Options, clientID, jkt string) (map[string]any, *oauthError) {
 	code := form.Get("code")
 	if code == "" {
 		return nil, badRequest("invalid_request", "code is missing")
@@ -211,11 +225,22 @@ func (p *Provider) authorizationCodeGrant(form url.Values, o Options, clientID s
 			return nil, badRequest("invalid_grant", "code_verifier sent but the authorization request had no code_challenge")
 		}
 	}
+	switch {
+	case g.dpopJKT != "" && jkt == "":
+		return nil, badRequest("invalid_grant", "the authorization code is bound to a DPoP key (dpop_jkt): a DPoP proof is required")
+	case g.dpopJKT != "" && jkt != g.dpopJKT:
+		return nil, badRequest("invalid_grant", "the DPoP proof key does not match dpop_jkt")
+	}
+	aud, oerr := p.tokenAudience(o, form, g.resources, g.scope)
+	if oerr != nil {
+		return nil, oerr
+	}
 	gr := grant{
 		clientID: clientID, sub: g.sub, scope: g.scope, sid: g.sid,
 		claims: g.claims, authTime: g.authTime, family: randomString(),
+		resources: g.resources, jkt: jkt,
 	}
-	resp, issued, err := p.issueTokens(o, gr, g.nonce, true, true, now)
+	resp, issued, err := p.issueTokens(o, gr, g.nonce, true, true, now, aud)
 	if err != nil {
 		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: err.Error()}
 	}
@@ -225,7 +250,7 @@ func (p *Provider) authorizationCodeGrant(form url.Values, o Options, clientID s
 	return resp, nil
 }
 
-func (p *Provider) refreshTokenGrant(form url.Values, o Options, clientID string) (map[string]any, *oauthError) {
+func (p *Provider) refreshTokenGrant(form url.Values, o Options, clientID, jkt string) (map[string]any, *oauthError) {
 	rt := form.Get("refresh_token")
 	if rt == "" {
 		return nil, badRequest("invalid_request", "refresh_token is missing")
@@ -239,18 +264,20 @@ func (p *Provider) refreshTokenGrant(form url.Values, o Options, clientID string
 		p.mu.Unlock()
 		return nil, badRequest("invalid_grant", "invalid refresh token")
 	}
-	if g.clientID != clientID {
-		p.mu.Unlock()
-		return nil, badRequest("invalid_grant", "refresh token was issued to another client")
-	}
 	gr := *g
-	rotate := !o.DisableRefreshTokenRotation
-	if rotate {
-		delete(p.refresh, rt)
-		p.rotated[rt] = g.family
-	}
 	p.mu.Unlock()
 
+	// Checks that a thief without the client's credentials or key could
+	// fail come before rotation, so they do not burn the refresh token.
+	if gr.clientID != clientID {
+		return nil, badRequest("invalid_grant", "refresh token was issued to another client")
+	}
+	if gr.jkt != "" && !o.DPoPUnboundRefreshTokens && jkt != gr.jkt {
+		if jkt == "" {
+			return nil, badRequest("invalid_grant", "the refresh token is DPoP-bound: a DPoP proof of its key is required")
+		}
+		return nil, badRequest("invalid_grant", "the refresh token is bound to another DPoP key")
+	}
 	scope := gr.scope
 	if form.Has("scope") {
 		granted := strings.Fields(gr.scope)
@@ -261,16 +288,33 @@ func (p *Provider) refreshTokenGrant(form url.Values, o Options, clientID string
 		}
 		scope = form.Get("scope")
 	}
+	aud, oerr := p.tokenAudience(o, form, gr.resources, scope)
+	if oerr != nil {
+		return nil, oerr
+	}
+	rotate := !o.DisableRefreshTokenRotation
+	if rotate {
+		p.mu.Lock()
+		if p.refresh[rt] != g { // a concurrent refresh won
+			p.mu.Unlock()
+			return nil, badRequest("invalid_grant", "invalid refresh token")
+		}
+		delete(p.refresh, rt)
+		p.rotated[rt] = g.family
+		p.mu.Unlock()
+	}
+
 	issue := gr
 	issue.scope = scope
 	issue.sid = "" // like Auth0: refresh-grant ID tokens carry no sid
-	resp, _, err := p.issueTokens(o, issue, "", true, false, o.Now())
+	issue.jkt = jkt
+	resp, _, err := p.issueTokens(o, issue, "", true, false, o.Now(), aud)
 	if err != nil {
 		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: err.Error()}
 	}
 	if rotate {
 		newRT := randomString()
-		next := gr // keeps the original scope and sid
+		next := gr // keeps the original scope, sid and binding
 		p.mu.Lock()
 		p.refresh[newRT] = &next
 		p.mu.Unlock()
@@ -292,7 +336,7 @@ func (p *Provider) revokeFamilyLocked(family string) {
 	}
 }
 
-func (p *Provider) tokenExchangeGrant(form url.Values, o Options, clientID string) (map[string]any, *oauthError) {
+func (p *Provider) tokenExchangeGrant(form url.Values, o Options, clientID, jkt string) (map[string]any, *oauthError) {
 	st, stt := form.Get("subject_token"), form.Get("subject_token_type")
 	switch {
 	case st == "" || stt == "":
@@ -318,15 +362,19 @@ func (p *Provider) tokenExchangeGrant(form url.Values, o Options, clientID strin
 		}
 		gr.sub, gr.claims = a.sub, a.claims
 	}
-	at := randomString()
+	a := &accessGrant{clientID: clientID, sub: gr.sub, scope: gr.scope, claims: gr.claims,
+		expires: now.Add(o.AccessTokenLifetime), family: gr.family, aud: p.userinfoAudience(), jkt: jkt}
+	at, err := p.newAccessToken(o, a, now)
+	if err != nil {
+		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: err.Error()}
+	}
 	p.mu.Lock()
-	p.access[at] = &accessGrant{clientID: clientID, sub: gr.sub, scope: gr.scope, claims: gr.claims,
-		expires: now.Add(o.AccessTokenLifetime), family: gr.family}
+	p.access[at] = a
 	p.mu.Unlock()
 	resp := map[string]any{
 		"access_token":      at,
 		"issued_token_type": issuedType,
-		"token_type":        "Bearer",
+		"token_type":        tokenType(jkt),
 		"expires_in":        int64(o.AccessTokenLifetime / time.Second),
 	}
 	if gr.scope != "" {
@@ -335,13 +383,21 @@ func (p *Provider) tokenExchangeGrant(form url.Values, o Options, clientID strin
 	return resp, nil
 }
 
-// issueTokens mints an access token, an ID token and optionally a refresh
-// token for gr and stores them. It returns the response and the new tokens.
-func (p *Provider) issueTokens(o Options, gr grant, nonce string, idToken, withRefresh bool, now time.Time) (map[string]any, []string, error) {
-	at := randomString()
+// issueTokens mints an access token for aud (bound to gr.jkt), an ID
+// token and optionally a refresh token (bound to gr.jkt unless
+// DPoPUnboundRefreshTokens) for gr and stores them. It returns the response
+// and the new tokens.
+func (p *Provider) issueTokens(o Options, gr grant, nonce string, idToken, withRefresh bool, now time.Time, aud string) (map[string]any, []string, error) {
+	a := &accessGrant{clientID: gr.clientID, sub: gr.sub, scope: gr.scope,
+		claims: maps.Clone(gr.claims), expires: now.Add(o.AccessTokenLifetime), family: gr.family,
+		aud: aud, jkt: gr.jkt}
+	at, err := p.newAccessToken(o, a, now)
+	if err != nil {
+		return nil, nil, err
+	}
 	resp := map[string]any{
 		"access_token": at,
-		"token_type":   "Bearer",
+		"token_type":   tokenType(gr.jkt),
 		"expires_in":   int64(o.AccessTokenLifetime / time.Second),
 		"scope":        gr.scope,
 	}
@@ -363,12 +419,14 @@ func (p *Provider) issueTokens(o Options, gr grant, nonce string, idToken, withR
 	issued := []string{at}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.access[at] = &accessGrant{clientID: gr.clientID, sub: gr.sub, scope: gr.scope,
-		claims: maps.Clone(gr.claims), expires: now.Add(o.AccessTokenLifetime), family: gr.family}
+	p.access[at] = a
 	if withRefresh {
 		rt := randomString()
 		stored := gr
 		stored.claims = maps.Clone(gr.claims)
+		if o.DPoPUnboundRefreshTokens {
+			stored.jkt = ""
+		}
 		p.refresh[rt] = &stored
 		resp["refresh_token"] = rt
 		issued = append(issued, rt)
@@ -381,38 +439,18 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o Optio
 		methodNotAllowed(w, "GET, POST")
 		return
 	}
-	bearerError := func(status int, code, desc string) {
-		v := `Bearer realm="oidctest"`
-		if code != "" {
-			v += `, error="` + code + `", error_description="` + desc + `"`
-		}
-		w.Header().Set("WWW-Authenticate", v)
-		if code == "" {
-			code = "invalid_token"
-		}
-		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
-	}
 	if r.URL.Query().Has("access_token") {
-		bearerError(http.StatusBadRequest, "invalid_request", "access tokens are only accepted in the Authorization header")
+		p.challenge(w, o, http.StatusBadRequest, "Bearer", "invalid_request", "access tokens are only accepted in the Authorization header")
 		return
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		if _, err := readForm(w, r); err == nil && r.PostForm.Has("access_token") {
-			bearerError(http.StatusBadRequest, "invalid_request", "access tokens are only accepted in the Authorization header")
+			p.challenge(w, o, http.StatusBadRequest, "Bearer", "invalid_request", "access tokens are only accepted in the Authorization header")
 			return
 		}
 	}
-	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		bearerError(http.StatusUnauthorized, "", "missing bearer token")
-		return
-	}
-	tok = strings.TrimSpace(tok)
-	p.mu.Lock()
-	a := p.access[tok]
-	p.mu.Unlock()
-	if tok == "" || a == nil || o.Now().After(a.expires) {
-		bearerError(http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired")
+	a, _ := p.presentedToken(w, r, o, EndpointUserinfo, p.userinfoAudience())
+	if a == nil {
 		return
 	}
 	resp := maps.Clone(o.Claims)
