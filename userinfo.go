@@ -10,7 +10,9 @@ import (
 // access token and returns the claims it answers with. The token is sent in
 // an "Authorization: Bearer" header (never in the URL), with "Accept:
 // application/json"; the request is bounded by Config.HTTPTimeout and the
-// answer by 1 MiB. Nothing is stored in the session: keep what you need
+// answer by 1 MiB. A DPoP token (see DPoPConfig) is sent as
+// "Authorization: DPoP" with a proof, and once more with the endpoint's
+// nonce when it answers use_dpop_nonce. Nothing is stored in the session: keep what you need
 // yourself, for example with Context.Set or in Config.AfterCallback.
 //
 // The answer's sub must equal the ID token's sub (OIDC Core §5.3.2);
@@ -29,6 +31,9 @@ import (
 //     discovered;
 //   - 502 for any other answer that is not a 200 JSON object, including
 //     signed (application/jwt) answers, which are not supported;
+//   - 500 "server_error" for a DPoP token that cannot be sent: Config.DPoP
+//     is nil (wrapping ErrDPoPNotConfigured), or no proof algorithm fits
+//     the provider (wrapping a *DPoPAlgorithmError);
 //   - 500 wrapping ErrNoMiddleware on a nil Context (a handler not wrapped
 //     by Auth).
 func (c *Context) FetchUserInfo(ctx context.Context) (Claims, error) {
@@ -37,9 +42,9 @@ func (c *Context) FetchUserInfo(ctx context.Context) (Claims, error) {
 	}
 	m := c.m
 	c.mu.Lock()
-	var at, sub string
+	var at, typ, sub string
 	if s := c.session(); s != nil && s.IDToken != "" {
-		at = string(s.AccessToken)
+		at, typ = string(s.AccessToken), s.TokenType
 		sub = c.idTokenClaimsLocked().String("sub")
 	}
 	c.mu.Unlock()
@@ -52,7 +57,7 @@ func (c *Context) FetchUserInfo(ctx context.Context) (Claims, error) {
 		return nil, newError(http.StatusServiceUnavailable, "provider_unavailable", "The provider cannot be reached right now.",
 			fmt.Errorf("%w: %w: %w", ErrUserInfo, ErrProviderUnavailable, err)) // an issuer mismatch too
 	}
-	claims, err := m.provider.UserInfo(ctx, md, at, sub)
+	claims, err := m.provider.UserInfo(ctx, md, at, typ, sub)
 	if err != nil {
 		return nil, providerPage(err)
 	}

@@ -14,12 +14,13 @@ type Client struct {
 	s    Settings
 	http *http.Client
 	disc discovery
+	dpop *dpopState // nil: DPoP off
 }
 
 // New returns the Client of s. It makes no request: discovery runs at the
 // first call that needs the provider's metadata.
 func New(s Settings) *Client {
-	return &Client{s: s, http: outboundClient(s)}
+	return &Client{s: s, http: outboundClient(s), dpop: newDPoPState(s)}
 }
 
 // outboundClient returns the client for requests to the provider: the

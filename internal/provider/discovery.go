@@ -43,6 +43,10 @@ type Metadata struct {
 	// MTLSEndpointAliases is mtls_endpoint_aliases (RFC 8705 §5), applied
 	// by applyMTLSAliases when UseMTLS is set.
 	MTLSEndpointAliases json.RawMessage `json:"mtls_endpoint_aliases"`
+	// DPoPSigningAlgs is dpop_signing_alg_values_supported (RFC 9449
+	// §5.1), kept raw so that a malformed value reads as "not advertised"
+	// (see dpopAlgs).
+	DPoPSigningAlgs json.RawMessage `json:"dpop_signing_alg_values_supported"`
 
 	keys *keySet
 }

@@ -18,12 +18,13 @@ type endpoint struct {
 	name     string // "token endpoint"
 	response string // "token response"
 	sentinel error
+	dpop     bool // requests carry a DPoP proof when DPoP is on
 }
 
 var (
-	tokenEP      = endpoint{"token endpoint", "token response", ErrTokenRequest}
-	parEP        = endpoint{"PAR endpoint", "PAR response", ErrPushedAuthorizationRequest}
-	revocationEP = endpoint{"revocation endpoint", "revocation response", nil}
+	tokenEP      = endpoint{"token endpoint", "token response", ErrTokenRequest, true}
+	parEP        = endpoint{"PAR endpoint", "PAR response", ErrPushedAuthorizationRequest, true}
+	revocationEP = endpoint{"revocation endpoint", "revocation response", nil, false}
 )
 
 // wrap returns err wrapped in ep's sentinel.
@@ -51,19 +52,50 @@ type reply struct {
 	body     []byte // at most the limit
 	tooLarge bool   // the body was longer than the limit
 	secrets  []string
+	// sentNonce is the DPoP nonce the request's proof carried, newNonce
+	// the one the answer's DPoP-Nonce header gave ("" for none).
+	sentNonce, newNonce string
 }
 
 // post sends form to url with the client authentication (HTTP Basic with
 // both parts form-encoded before Base64, RFC 6749 §2.3.1, as x/oauth2 does;
-// or the method's form parameters, a fresh assertion for the JWT methods),
-// bounded by HTTPTimeout, and reads at most limit bytes of the answer. It
-// is the one way token, PAR and revocation requests are sent.
+// or the method's form parameters, a fresh assertion for the JWT methods)
+// and, at endpoints that take one with DPoP on, a fresh DPoP proof, bounded
+// by HTTPTimeout, and reads at most limit bytes of the answer. It is the
+// one way token, PAR and revocation requests are sent.
 //
-// Errors: server_error (500) when the client authentication cannot be
-// prepared; provider_unavailable (503, wrapping ErrUnavailable) when the
-// URL is invalid, the endpoint cannot be reached or its answer cannot be
-// read. They wrap ep's sentinel.
+// When the provider answers use_dpop_nonce with a new DPoP-Nonce, the
+// request is rebuilt (a new proof with the nonce, a new client assertion)
+// and sent once more, with a timeout of its own.
+//
+// Errors: server_error (500) when the client authentication or the DPoP
+// proof cannot be prepared (a *DPoPAlgError cause when no proof algorithm
+// fits the key and the provider); provider_unavailable (503, wrapping
+// ErrUnavailable) when the URL is invalid, the endpoint cannot be reached
+// or its answer cannot be read. They wrap ep's sentinel.
 func (c *Client) post(ctx context.Context, md *Metadata, ep endpoint, target string, form url.Values, limit int) (*reply, *Error) {
+	for attempt := 1; ; attempt++ {
+		r, err := c.postOnce(ctx, md, ep, target, form, limit)
+		if err != nil || attempt > 1 || !r.useDPoPNonce() {
+			return r, err
+		}
+		c.s.Logger.Debug("oidc: the " + ep.name + " asked for a DPoP nonce; sending the request again with it")
+	}
+}
+
+// useDPoPNonce reports whether the answer asks for the request to be sent
+// again with the new nonce it gave: an OAuth error use_dpop_nonce (RFC
+// 9449 §8) with a DPoP-Nonce other than the one the proof carried.
+func (r *reply) useDPoPNonce() bool {
+	if r.newNonce == "" || r.newNonce == r.sentNonce || r.status < 400 || r.status >= 500 {
+		return false
+	}
+	code, _, _ := r.oauthError()
+	return code == "use_dpop_nonce"
+}
+
+// postOnce sends the request of post once.
+func (c *Client) postOnce(ctx context.Context, md *Metadata, ep endpoint, target string, form url.Values, limit int) (*reply, *Error) {
 	authn, aerr := c.clientAuth(md)
 	if aerr != nil {
 		return nil, localError("the client authentication could not be prepared", ep.sentinel, aerr)
@@ -86,6 +118,18 @@ func (c *Client) post(ctx context.Context, md *Metadata, ep endpoint, target str
 	if authn.basic {
 		req.SetBasicAuth(url.QueryEscape(c.s.ClientID), url.QueryEscape(c.s.ClientSecret))
 	}
+	secrets := c.sentSecrets(body, authn)
+	dpop := c.dpop != nil && ep.dpop
+	var sentNonce string
+	if dpop {
+		proof, nonce, perr := c.serverProof(md, req.URL)
+		if perr != nil {
+			return nil, &Error{Code: perr.Code, Description: perr.Description, StatusCode: perr.StatusCode, Err: ep.wrap(perr.Err)}
+		}
+		req.Header.Set("DPoP", proof)
+		secrets = append(secrets, proof)
+		sentNonce = nonce
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.outage(ep, "the "+ep.name+" could not be reached", redactURLError(err))
@@ -95,7 +139,10 @@ func (c *Client) post(ctx context.Context, md *Metadata, ep endpoint, target str
 	if err != nil {
 		return nil, c.outage(ep, "the "+ep.response+" could not be read", err)
 	}
-	r := &reply{status: resp.StatusCode, header: resp.Header, body: raw, secrets: c.sentSecrets(body, authn)}
+	r := &reply{status: resp.StatusCode, header: resp.Header, body: raw, secrets: secrets, sentNonce: sentNonce}
+	if dpop {
+		r.newNonce = c.dpop.asNonces.learn(originOf(req.URL), resp.Header)
+	}
 	if len(raw) > limit {
 		r.body, r.tooLarge = raw[:limit], true
 	}

@@ -50,6 +50,13 @@ type Settings struct {
 	// IDTokenAlg is the one algorithm ID tokens and logout tokens may be
 	// signed with.
 	IDTokenAlg string
+	// DPoPKey, when set, turns DPoP on (RFC 9449; see dpop.go). DPoPAlg is
+	// the configured proof algorithm (one DPoPKey can sign), or "" to
+	// choose it from the provider's list. DPoPAllowBearer accepts a Bearer
+	// token from a provider that advertises DPoP.
+	DPoPKey         *DPoPKey
+	DPoPAlg         string
+	DPoPAllowBearer bool
 
 	// HTTPClient is the application's client; New derives its own from it.
 	HTTPClient  *http.Client

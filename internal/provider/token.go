@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -17,8 +18,8 @@ const MaxTokenResponseBytes = 1 << 20
 type TokenResponse map[string]any
 
 // Token sends one grant to the token endpoint: form holds grant_type and
-// the grant's parameters; the client authentication is added by post
-// (a fresh assertion per call). Every grant goes through it: the
+// the grant's parameters; the client authentication and, with DPoP on, a
+// proof are added by post (fresh ones per request). Every grant goes through it: the
 // authorization code, refresh and token exchange.
 //
 // A 2xx answer must be a JSON object (or form-encoded, with that content
@@ -30,9 +31,12 @@ type TokenResponse map[string]any
 //   - provider_unavailable wrapping ErrUnavailable for a network error, a
 //     timeout (503) or a 5xx answer (with that status);
 //   - invalid_token_response (502) for an answer that cannot be used: over
-//     1 MiB, not a JSON object, no access_token, or a 1xx/3xx status;
-//   - server_error (500) when the client authentication cannot be
-//     prepared.
+//     1 MiB, not a JSON object, no access_token, or a 1xx/3xx status; and,
+//     wrapping ErrDPoPBearerDowngrade, a Bearer token for an
+//     authorization-code or refresh grant sent with a DPoP proof to a
+//     provider that advertises DPoP (see checkDowngrade);
+//   - server_error (500) when the client authentication or the DPoP proof
+//     cannot be prepared.
 //
 // Answers are never copied into errors.
 func (c *Client) Token(ctx context.Context, md *Metadata, form url.Values) (TokenResponse, error) {
@@ -54,6 +58,9 @@ func (c *Client) Token(ctx context.Context, md *Metadata, form url.Values) (Toke
 			return nil, invalidTokenResponse("the token response is not a JSON object")
 		case stringMember(doc, "access_token") == "":
 			return nil, invalidTokenResponse("the token response has no access_token")
+		}
+		if err := c.checkDowngrade(md, form.Get("grant_type"), doc); err != nil {
+			return nil, err
 		}
 		return doc, nil
 	}
@@ -118,4 +125,28 @@ func (r TokenResponse) ExpiresIn() (secs int64, present, ok bool) {
 		return 0, true, false
 	}
 	return int64(f), true, true
+}
+
+// checkDowngrade refuses a Bearer token issued for an authorization-code
+// or refresh grant that was sent with a DPoP proof, when the provider
+// advertises DPoP support (dpop_signing_alg_values_supported): such a
+// provider knows DPoP, so a Bearer token means the binding was dropped (a
+// misconfigured client at the provider, or an attacker in the middle).
+// Settings.DPoPAllowBearer accepts it, logged at Info. A provider that
+// advertises nothing is taken not to know DPoP (RFC 9449 §5): its Bearer
+// tokens are accepted. Token exchange is not checked: what it issues
+// depends on the requested token type.
+func (c *Client) checkDowngrade(md *Metadata, grant string, doc TokenResponse) *Error {
+	if c.dpop == nil || (grant != GrantAuthorizationCode && grant != GrantRefreshToken) ||
+		!strings.EqualFold(doc.String("token_type"), "bearer") || !md.AdvertisesDPoP() {
+		return nil
+	}
+	if c.dpop.allowBearer {
+		c.s.Logger.Info("oidc: the provider issued a Bearer token although DPoP was requested (accepted: AllowBearerDowngrade)",
+			"grant_type", grant)
+		return nil
+	}
+	e := invalidTokenResponse("the provider issued a Bearer token although a DPoP-bound token was requested")
+	e.Err = fmt.Errorf("%w: %w", ErrTokenRequest, ErrDPoPBearerDowngrade)
+	return e
 }

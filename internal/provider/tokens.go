@@ -15,8 +15,7 @@ const (
 // the session keeps.
 type Tokens struct {
 	AccessToken string
-	// TokenType is "Bearer" for bearer tokens (in any case), else the
-	// provider's spelling of DPoP.
+	// TokenType is "Bearer" or "DPoP" (whatever case the provider used).
 	TokenType string
 	// RefreshToken is "" when the answer has none.
 	RefreshToken string
@@ -44,7 +43,7 @@ func (r TokenResponse) Tokens(grant string) (*Tokens, error) {
 	case "bearer":
 		out.TokenType = "Bearer"
 	case "dpop":
-		out.TokenType = tt
+		out.TokenType = "DPoP"
 	default:
 		desc := "the token response has an unsupported token_type"
 		if refresh {
