@@ -142,6 +142,28 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 			}
 		}
 	})
+	b.Run("auth-dpop", func(b *testing.B) {
+		// DPoP adds nothing to a request that makes no outgoing call.
+		m, err := New(Config{
+			Secret: Secrets{harnessSecret}, IssuerBaseURL: "https://op.example.com", BaseURL: "https://app.example",
+			ClientID: "test-client", ClientSecret: "s", AuthorizationParams: map[string]string{"response_type": "code"},
+			DPoP: &DPoPConfig{Key: ckKeys().p256}, LookupEnv: func(string) (string, bool) { return "", false },
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := m.Handler(RequiresAuth()(hello))
+		req := benchRequest(b, benchSessions()["tokens"])
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatal(rec.Code)
+			}
+		}
+	})
 	b.Run("public", func(b *testing.B) {
 		m := benchMiddleware(b)
 		m.s.authRequired = false

@@ -114,6 +114,11 @@ type Config struct {
 	// Default: the AUTH0_MTLS environment variable ("true").
 	UseMTLS bool
 
+	// DPoP turns on DPoP (RFC 9449): tokens bound to a key of the
+	// application, useless to whoever steals them without the key. Nil:
+	// off. See DPoPConfig.
+	DPoP *DPoPConfig
+
 	// AuthRequired makes every route that the middleware wraps require a
 	// login, as if wrapped with RequiresAuth. Default: true. Use Bool(false)
 	// and guard single routes with RequiresAuth instead. GET and POST

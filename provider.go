@@ -14,7 +14,7 @@ import (
 // providerSettings is the internal/provider configuration of s. New builds
 // it once, after validation.
 func (s *settings) providerSettings() provider.Settings {
-	return provider.Settings{
+	ps := provider.Settings{
 		IssuerBaseURL: s.issuerBaseURL,
 		ClientID:      s.clientID,
 		ClientSecret:  s.clientSecret,
@@ -36,6 +36,10 @@ func (s *settings) providerSettings() provider.Settings {
 		Now:           s.now,
 		Random:        s.random,
 	}
+	if d := s.dpop; d != nil {
+		ps.DPoPKey, ps.DPoPAlg, ps.DPoPAllowBearer = d.key, d.alg, d.allowBearer
+	}
+	return ps
 }
 
 // fromProvider converts the *provider.Error in err's chain, which every
@@ -46,7 +50,7 @@ func fromProvider(err error) error {
 	if !errors.As(err, &pe) {
 		return err
 	}
-	return &ProviderError{Code: pe.Code, Description: pe.Description, URI: pe.URI, StatusCode: pe.StatusCode, cause: pe.Err}
+	return &ProviderError{Code: pe.Code, Description: pe.Description, URI: pe.URI, StatusCode: pe.StatusCode, cause: publicCause(pe.Err)}
 }
 
 // providerPage is the *Error page of an internal/provider error: the

@@ -131,7 +131,8 @@ type settings struct {
 	tokenParams   map[string]string
 	getLoginState func(*http.Request, LoginOptions) (map[string]any, error)
 
-	bcl *backchannelSettings // nil: back-channel logout off (backchannel.go)
+	bcl  *backchannelSettings // nil: back-channel logout off (backchannel.go)
+	dpop *dpopSettings        // nil: DPoP off (dpop.go)
 }
 
 // cookieAttrs are the attributes shared by the cookies the middleware writes.
@@ -247,6 +248,7 @@ func resolve(cfg Config) (*settings, error) {
 	s.resolveIDTokenAlg(v)
 	s.resolveClientAuth(v)    // clientauth.go
 	s.resolveRequestObject(v) // clientauth.go
+	s.resolveDPoP(v)          // dpop.go
 	s.resolveSessionLifetime(v)
 	s.resolveSessionStore(v)
 	cookieOK := s.resolveSessionCookie(v)

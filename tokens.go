@@ -20,7 +20,8 @@ type AccessToken struct {
 	// Token is the access token. Convert it with string(t.Token) to send it;
 	// it prints as [REDACTED].
 	Token Secret
-	// Type is the token type, normalised to "Bearer" for bearer tokens.
+	// Type is the token type, normalised to "Bearer" for bearer tokens and
+	// "DPoP" for DPoP-bound ones (see DPoPConfig).
 	Type string
 	// ExpiresIn is the time left until ExpiresAt when the AccessToken was
 	// built, in whole seconds and never negative.
@@ -69,7 +70,7 @@ func (c *Context) accessTokenLocked() *AccessToken {
 	left := max(s.ExpiresAt-now().Unix(), 0)
 	return &AccessToken{
 		Token:     s.AccessToken,
-		Type:      s.TokenType,
+		Type:      tokenTypeName(s.TokenType),
 		ExpiresIn: time.Duration(left) * time.Second,
 		ExpiresAt: time.Unix(s.ExpiresAt, 0),
 		now:       now,
@@ -140,7 +141,7 @@ func (m *Middleware) refreshParams(opts RefreshOptions) (map[string]string, erro
 // answers loses the refreshed tokens the same way.
 //
 // The session is updated like express-openid-connect does: the access token
-// and its type (normalised to "Bearer") and expiry (the time of the answer
+// and its type ("Bearer" or "DPoP") and expiry (the time of the answer
 // plus expires_in) are replaced; a returned refresh token replaces the old
 // one, otherwise the old one is kept (rotation-friendly); a returned ID
 // token replaces the old one, otherwise the old one is kept. A returned ID

@@ -19,8 +19,8 @@ const tokenRefreshEarly = 10 * time.Second
 // for code that works with golang.org/x/oauth2.
 //
 // Each call of Token reads the session's access token and returns it as an
-// *oauth2.Token with AccessToken, TokenType ("Bearer", or the provider's
-// type for other tokens, such as "DPoP") and Expiry set. RefreshToken is
+// *oauth2.Token with AccessToken, TokenType ("Bearer", "DPoP" for a
+// DPoP-bound token, or the provider's type for others) and Expiry set. RefreshToken is
 // always empty: the refresh token stays in the session. When fewer than 10
 // seconds are left before the token expires (x/oauth2's convention; the
 // time comes from Config.Now), Token first calls Context.Refresh with ctx
@@ -39,8 +39,14 @@ const tokenRefreshEarly = 10 * time.Second
 //
 // Without a logged-in session with an access token, Token returns an *Error
 // (401) wrapping ErrNoAccessToken; on a nil Context (a handler not wrapped
-// by Auth) the *Error is 500 and wraps ErrNoMiddleware too. The token values in an *oauth2.Token are plain strings:
-// do not log them.
+// by Auth) the *Error is 500 and wraps ErrNoMiddleware too. The token
+// values in an *oauth2.Token are plain strings: do not log them.
+//
+// A DPoP token (see DPoPConfig) is only accepted with a proof for each
+// request, which x/oauth2's own transport (oauth2.NewClient,
+// oauth2.Transport) cannot add: it would send "Authorization: DPoP <token>"
+// alone, which servers refuse. Use Context.Client, or Context.DPoPProof
+// for requests built by hand.
 func (c *Context) TokenSource(ctx context.Context) oauth2.TokenSource {
 	if ctx == nil {
 		ctx = context.Background()
@@ -92,7 +98,7 @@ func (c *Context) oauth2Token() *oauth2.Token {
 	if s == nil || s.IDToken == "" || s.AccessToken == "" || s.TokenType == "" {
 		return nil
 	}
-	tok := &oauth2.Token{AccessToken: string(s.AccessToken), TokenType: s.TokenType}
+	tok := &oauth2.Token{AccessToken: string(s.AccessToken), TokenType: tokenTypeName(s.TokenType)}
 	if s.ExpiresAt != 0 {
 		tok.Expiry = time.Unix(s.ExpiresAt, 0)
 	}
@@ -115,6 +121,17 @@ func (c *Context) oauth2Token() *oauth2.Token {
 // without the Authorization header. The caller's request is never
 // modified. As with TokenSource, send the requests before writing the
 // response.
+//
+// A DPoP token (see DPoPConfig) is sent as "Authorization: DPoP <token>"
+// with a DPoP header: a fresh proof for the request's method and URL
+// (without query and fragment) and the token's hash, carrying the latest
+// nonce this middleware learned from that origin. When the server answers
+// 401 with a DPoP challenge use_dpop_nonce and a new DPoP-Nonce, the
+// request is sent once more with a new proof, provided its body can be
+// sent again: no body, or a GetBody (which http.NewRequest sets for
+// *bytes.Buffer, *bytes.Reader and *strings.Reader bodies); otherwise the
+// 401 is returned as it is. A DPoP token with Config.DPoP nil is an error
+// wrapping ErrDPoPNotConfigured, and nothing is sent.
 func (c *Context) Client(ctx context.Context) *http.Client {
 	if ctx == nil {
 		ctx = context.Background()
@@ -128,7 +145,7 @@ func (c *Context) Client(ctx context.Context) *http.Client {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	client.Transport = &tokenTransport{source: c.TokenSource(ctx), base: base}
+	client.Transport = &tokenTransport{source: c.TokenSource(ctx), base: base, c: c}
 	return client
 }
 
@@ -139,6 +156,7 @@ func (c *Context) Client(ctx context.Context) *http.Client {
 type tokenTransport struct {
 	source oauth2.TokenSource
 	base   http.RoundTripper
+	c      *Context // for DPoP tokens (dpopclient.go)
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -152,6 +170,9 @@ func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			_ = req.Body.Close()
 		}
 		return nil, err
+	}
+	if strings.EqualFold(tok.TokenType, "DPoP") {
+		return t.roundTripDPoP(req, tok.AccessToken)
 	}
 	out := req.Clone(req.Context())
 	out.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)

@@ -328,14 +328,15 @@ func TestContextClient(t *testing.T) {
 		assert.Equal(t, []string{"Bearer " + after.AccessToken}, api.seen())
 	})
 
-	t.Run("the header follows the token type", func(t *testing.T) {
+	t.Run("a DPoP token without Config.DPoP: no request, ErrDPoPNotConfigured", func(t *testing.T) {
 		t.Parallel()
 		api := newAPIServer(t, nil)
-		e := newTKApp(t, oidctest.Options{MutateTokenResponse: func(m map[string]any) { m["token_type"] = "DPoP" }}, nil)
+		e := newTKApp(t, oidctest.Options{MutateTokenResponse: func(m map[string]any) { m["token_type"] = "dpop" }}, nil)
 		e.login()
+		assert.Equal(t, "DPoP", e.tokens().TokenType, "normalised")
 		_, err := get(e, nil, api.URL+"/data")
-		require.NoError(t, err)
-		assert.Equal(t, []string{"DPoP " + e.tokens().AccessToken}, api.seen())
+		assert.ErrorIs(t, err, ErrDPoPNotConfigured)
+		assert.Empty(t, api.seen())
 	})
 
 	t.Run("no access token: no request, ErrNoAccessToken", func(t *testing.T) {
