@@ -3,8 +3,9 @@ package interop
 // miniClient is a bare OAuth client for the profile tests: it drives
 // node-oidc-provider's automatic sign-in by HTTP, authenticates with a
 // client secret or a private_key_jwt assertion, and sends DPoP proofs,
-// retrying once when the provider asks for a nonce. It stands in for the
-// library until the library speaks DPoP itself.
+// retrying once when the provider asks for a nonce. The profile tests use
+// it where the library is not the subject, and the DPoP tests for the
+// requests an attacker would build by hand (dpop_test.go).
 
 import (
 	"crypto"
