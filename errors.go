@@ -214,8 +214,9 @@ func statusOf(err error, fallback int) int {
 //     CustomTokenExchange refused before sending it (a reserved parameter,
 //     inconsistent options); it wraps ErrBadRequest;
 //   - "server_error" (500): a request that could not be prepared (a client
-//     assertion or request object that could not be signed, a missing PAR
-//     endpoint).
+//     assertion, request object or DPoP proof that could not be signed, a
+//     missing PAR endpoint, no DPoP proof algorithm that fits the provider:
+//     see DPoPAlgorithmError).
 //
 // Description is the provider's error_description, reduced to printable
 // ASCII, bounded, and with every secret and token value sent removed; or

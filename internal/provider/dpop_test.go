@@ -576,3 +576,21 @@ func TestRawECDSA(t *testing.T) {
 		assert.False(t, ok, name)
 	}
 }
+
+// TestDPoPProofScrubbed: a provider that echoes the proof in its error
+// text does not get it into the error.
+func TestDPoPProofScrubbed(t *testing.T) {
+	t.Parallel()
+	srv := fakeOP(t, map[string]http.HandlerFunc{
+		"/token": func(w http.ResponseWriter, r *http.Request) {
+			desc, _ := json.Marshal("bad proof " + r.Header.Get("DPoP"))
+			answer(400, `{"error":"invalid_dpop_proof","error_description":`+string(desc)+`}`)(w, r)
+		},
+	})
+	c, md := discovered(t, srv, func(s *Settings) { s.DPoPKey = mustDPoPKey(t, dpopKeys()["P-256"]) })
+	_, err := c.Token(t.Context(), md, url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {"rt"}})
+	e := asError(t, err)
+	assert.Equal(t, "invalid_dpop_proof", e.Code)
+	assert.Contains(t, e.Description, "bad proof")
+	assert.NotContains(t, e.Description, "eyJ", "no part of the proof")
+}
