@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"strings"
 )
@@ -22,6 +23,7 @@ func (c *Client) AuthorizationURL(ctx context.Context, md *Metadata, params url.
 		if _, err := c.dpopAlg(md); err != nil {
 			return "", err
 		}
+		params = maps.Clone(params) // the caller's values stay as they were
 		params.Set("dpop_jkt", c.dpop.key.jkt)
 	}
 	var endpoint string

@@ -192,12 +192,3 @@ func newDPoPState(s Settings) *dpopState {
 
 // DPoP reports whether the client sends DPoP proofs.
 func (c *Client) DPoP() bool { return c.dpop != nil }
-
-// DPoPThumbprint returns the JWK thumbprint of the client's DPoP key, or
-// "" when DPoP is off.
-func (c *Client) DPoPThumbprint() string {
-	if c.dpop == nil {
-		return ""
-	}
-	return c.dpop.key.jkt
-}

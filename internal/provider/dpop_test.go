@@ -194,7 +194,12 @@ func TestProofURL(t *testing.T) {
 		{"%zz", ""},
 	}
 	for _, tt := range tests {
-		got, err := ProofURL(tt.in)
+		got, err := "", error(nil)
+		if u, perr := url.Parse(tt.in); perr != nil {
+			err = perr
+		} else {
+			got, err = proofURL(u)
+		}
 		if tt.want == "" {
 			assert.Error(t, err, tt.in)
 			continue

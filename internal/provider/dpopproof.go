@@ -29,7 +29,7 @@ type proofClaims struct {
 type proofRequest struct {
 	alg    string // a proof algorithm the key can sign
 	method string
-	htu    string // see ProofURL
+	htu    string // see proofURL
 	nonce  string // "" for none
 	ath    string // "" for none: base64url SHA-256 of the access token
 }
@@ -152,18 +152,10 @@ func derElement(b []byte, tag byte) (contents, rest []byte, ok bool) {
 	return b[hdr : hdr+n], b[hdr+n:], true
 }
 
-// ProofURL returns the htu of a request to target (RFC 9449 §4.2): the
-// URL without query, fragment and user information, with the path "/"
-// when it is empty, so that it names what the server receives. Only
-// absolute http(s) URLs qualify.
-func ProofURL(target string) (string, error) {
-	u, err := url.Parse(target)
-	if err != nil {
-		return "", errors.New("the request URL is invalid")
-	}
-	return proofURL(u)
-}
-
+// proofURL returns the htu of a request to u (RFC 9449 §4.2): the URL
+// without query, fragment and user information, the scheme lower-cased and
+// the path "/" when it is empty, so that it names what the server
+// receives. Only absolute http(s) URLs qualify.
 func proofURL(u *url.URL) (string, error) {
 	if u == nil || u.Host == "" || (!strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http")) {
 		return "", errors.New("a DPoP proof needs an absolute http or https URL")

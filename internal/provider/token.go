@@ -19,8 +19,8 @@ type TokenResponse map[string]any
 
 // Token sends one grant to the token endpoint: form holds grant_type and
 // the grant's parameters; the client authentication and, with DPoP on, a
-// proof are added by post (fresh ones per request). Every grant goes through it: the
-// authorization code, refresh and token exchange.
+// proof are added by post (fresh ones per request). Every grant goes
+// through it: the authorization code, refresh and token exchange.
 //
 // A 2xx answer must be a JSON object (or form-encoded, with that content
 // type) with an access_token. Errors are *Error values wrapping
