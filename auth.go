@@ -108,7 +108,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, c *Context, next http.Handler) {
 	route := m.route(r.URL.Path)
-	// Back-channel logout (backchannel.go): the provider's POST needs no
+	// Back-channel logout (backchannelroute.go): the provider's POST needs no
 	// session; every other authenticated request but a logout is checked.
 	if route != "" && route == m.s.backchannelRoute() && r.Method == http.MethodPost {
 		c.BackchannelLogout(w, r)

@@ -316,7 +316,7 @@ func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Cont
 	// The login's start time is ours, not the application's: back-channel
 	// logout relies on it.
 	final.LoginStartedAt = loginStartedAt
-	// Back-channel logout's OnLogin hook and logout check (backchannel.go).
+	// Back-channel logout's OnLogin hook and logout check (backchannelgate.go).
 	if err := m.backchannelLogin(r, c, final, prev); err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ type settings struct {
 	tokenParams   map[string]string
 	getLoginState func(*http.Request, LoginOptions) (map[string]any, error)
 
-	bcl *backchannelSettings // nil: back-channel logout off (backchannel.go)
+	bcl *backchannelSettings // nil: back-channel logout off (backchannelconfig.go)
 }
 
 // cookieAttrs are the attributes shared by the cookies the middleware writes.
@@ -252,7 +252,7 @@ func resolve(cfg Config) (*settings, error) {
 	cookieOK := s.resolveSessionCookie(v)
 	s.resolveTransactionCookie(v, cookieOK && flowOK)
 	routesOK := s.resolveRoutes(v)
-	s.resolveBackchannel(v, routesOK) // backchannel.go
+	s.resolveBackchannel(v, routesOK) // backchannelconfig.go
 	s.resolveHTTP(v)
 	s.resolveBehaviour(v)
 	if err := v.err(); err != nil {
