@@ -106,7 +106,7 @@ type BackchannelLogoutConfig struct {
 // backchannelSettings is the resolved BackchannelLogoutConfig.
 type backchannelSettings struct {
 	route         string // "": not mounted (RouteDisabled)
-	store         Store  // nil with custom hooks only
+	markers       Store  // logout markers and token ids; nil with custom hooks only
 	isLoggedOut   func(*http.Request, *Context) (bool, error)
 	onLogin       func(*http.Request, *Context) error
 	onLogoutToken func(context.Context, Claims) error
@@ -134,12 +134,12 @@ func (s *settings) resolveBackchannel(v *validator, routesOK bool) {
 		return
 	}
 	mark := v.mark()
-	b := &backchannelSettings{store: bc.Store}
-	if b.store == nil {
-		b.store = s.cfg.Session.Store
+	b := &backchannelSettings{markers: bc.Store}
+	if bc.Store == nil {
+		b.markers = s.cfg.Session.Store
 	}
 	customGate := bc.IsLoggedOut != nil || bc.DisableIsLoggedOut
-	if b.store == nil && !(customGate && bc.OnLogoutToken != nil) {
+	if b.markers == nil && !(customGate && bc.OnLogoutToken != nil) {
 		v.fail("BackchannelLogout.Store", `Back-Channel Logout requires a "BackchannelLogout.Store" (you can also `+
 			`reuse "Session.Store" if you have stateful sessions) or custom hooks for "IsLoggedOut" and "OnLogoutToken"`)
 	}

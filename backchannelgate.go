@@ -23,9 +23,8 @@ func (m *Middleware) backchannelGate(w http.ResponseWriter, r *http.Request, c *
 		return true
 	}
 	m.s.logger.Error("oidc: back-channel logout check failed", "error", err.Error())
-	c.mu.Lock()
-	c.committed, c.frozen = true, true // neither clear nor extend the session
-	c.mu.Unlock()
+	// The session's state is unknown: neither clear nor extend it.
+	c.sess.leaveAlone(err)
 	var e *Error
 	if !errors.As(err, &e) {
 		cause := err
@@ -42,42 +41,36 @@ func (m *Middleware) backchannelGate(w http.ResponseWriter, r *http.Request, c *
 	return false
 }
 
-// backchannelLogin runs OnLogin and then IsLoggedOut with the new session
-// in place, then puts the previous one back for the caller to save. A new
-// session that IsLoggedOut reports as logged out refuses the login with
-// ErrLoggedOut.
-func (m *Middleware) backchannelLogin(r *http.Request, c *Context, next, prev *Session) error {
+// backchannelLogin runs OnLogin and then IsLoggedOut with the Context
+// showing next, the new session (requestSession.with); the caller saves
+// it. A new session that IsLoggedOut reports as logged out refuses the
+// login with ErrLoggedOut.
+func (m *Middleware) backchannelLogin(r *http.Request, c *Context, next *Session) error {
 	b := m.s.bcl
 	if b == nil || (b.onLogin == nil && b.isLoggedOut == nil) {
 		return nil
 	}
-	c.mu.Lock()
-	c.setSessionLocked(next.clone())
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.setSessionLocked(prev.clone())
-		c.mu.Unlock()
-	}()
-	if b.onLogin != nil {
-		if err := b.onLogin(r, c); err != nil {
+	return c.sess.with(next, func() error {
+		if b.onLogin != nil {
+			if err := b.onLogin(r, c); err != nil {
+				return loginCheckError(err)
+			}
+		}
+		if b.isLoggedOut == nil {
+			return nil
+		}
+		out, err := b.isLoggedOut(r, c)
+		if err != nil {
+			m.s.logger.Warn("oidc: back-channel logout check failed at login", "error", err.Error())
 			return loginCheckError(err)
 		}
-	}
-	if b.isLoggedOut == nil {
+		if out {
+			m.s.logger.Info("oidc: login refused: its provider session was logged out through the back channel")
+			return newError(http.StatusUnauthorized, "session_logged_out",
+				"This login was ended by a logout at the login provider. Please log in again.", ErrLoggedOut)
+		}
 		return nil
-	}
-	out, err := b.isLoggedOut(r, c)
-	if err != nil {
-		m.s.logger.Warn("oidc: back-channel logout check failed at login", "error", err.Error())
-		return loginCheckError(err)
-	}
-	if out {
-		m.s.logger.Info("oidc: login refused: its provider session was logged out through the back channel")
-		return newError(http.StatusUnauthorized, "session_logged_out",
-			"This login was ended by a logout at the login provider. Please log in again.", ErrLoggedOut)
-	}
-	return nil
+	})
 }
 
 // loginCheckError turns an OnLogin or IsLoggedOut failure at login into the

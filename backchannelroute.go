@@ -38,9 +38,9 @@ func (c *Context) BackchannelLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := c.m
-	c.mu.Lock()
-	c.committed, c.frozen = true, true // never read, extend or clear the session here
-	c.mu.Unlock()
+	// This response is the provider's: it never reads, extends or clears
+	// a session.
+	c.sess.leaveAlone(errBackchannelResponse)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if m.s.bcl == nil {
@@ -60,6 +60,10 @@ func (c *Context) BackchannelLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// errBackchannelResponse is why the session of a back-channel logout
+// request is left alone (requestSession.leaveAlone).
+var errBackchannelResponse = errors.New("oidc: a back-channel logout response leaves the session alone")
 
 func writeBackchannelError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -123,8 +127,8 @@ func (m *Middleware) backchannelLogout(r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.s.httpTimeout)
 	defer cancel()
-	if b.store != nil {
-		seen, err := getEntry(ctx, b.store, key)
+	if b.markers != nil {
+		seen, err := getEntry(ctx, b.markers, key)
 		if err != nil {
 			return appErr(err)
 		}
@@ -135,14 +139,14 @@ func (m *Middleware) backchannelLogout(r *http.Request) error {
 	if err := b.onLogoutToken(ctx, claims.clone()); err != nil {
 		return appErr(err)
 	}
-	if b.store != nil {
+	if b.markers != nil {
 		nowS := now.Unix()
 		ttl := until.Sub(now)
 		entry := encodeEntry(key, storeEntry{
 			Header: storeHeader{IAT: nowS, UAT: nowS, EXP: until.Unix()},
 			Cookie: &storeCookie{Expires: now.UnixMilli() + ttl.Milliseconds(), MaxAge: ttl.Milliseconds()},
 		})
-		if err := b.store.Set(ctx, key, entry, until); err != nil {
+		if err := b.markers.Set(ctx, key, entry, until); err != nil {
 			// The logout itself succeeded; only the cross-instance replay
 			// check is lost for this token.
 			m.s.logger.Warn("oidc: back-channel logout token id not stored", "error", err.Error())

@@ -36,6 +36,14 @@ func (c *boundedCache[V]) get(key string) (V, bool) {
 	return e.v, ok
 }
 
+// getBytes is get with the key's bytes, without copying them.
+func (c *boundedCache[V]) getBytes(key []byte) (V, bool) {
+	c.mu.Lock()
+	e, ok := c.m[string(key)]
+	c.mu.Unlock()
+	return e.v, ok
+}
+
 // put stores v under key as an entry of size bytes, keeping the total at
 // most budget. It stores nothing, and reports false, when size exceeds
 // maxEntry.
@@ -116,6 +124,9 @@ type decrypted struct {
 	hdr    headerTimes
 	sess   *Session // nil: a valid, empty session; never mutated
 	oldKey bool
+	// jwt reports whether sess's ID token is a JWT with a JSON object
+	// payload (isJWTObject), the test of Context.IsAuthenticated.
+	jwt bool
 }
 
 // headerTimes mirrors cookiecrypto.Header without importing it here.
@@ -131,6 +142,9 @@ type sessionCache struct {
 }
 
 func (c *sessionCache) get(value string) (decrypted, bool) { return c.c.get(value) }
+
+// getBytes is get for a value held in a buffer (a joined chunked cookie).
+func (c *sessionCache) getBytes(value []byte) (decrypted, bool) { return c.c.getBytes(value) }
 
 // put caches d under value unless the entry is too large. A shared value
 // (a substring of the request's Cookie header) is copied, so that the cache

@@ -20,8 +20,8 @@ func markerKey(iss, id string) string { return iss + "|" + id }
 // (every session of the user). Each records the logout token's iat and the
 // time the logout was received; later times already recorded are kept.
 func (s *settings) writeLogoutMarkers(ctx context.Context, claims Claims) error {
-	store := s.bcl.store
-	if store == nil {
+	store := s.bcl.markers
+	if s.bcl.markers == nil {
 		return errors.New("oidc: BackchannelLogout has no Store")
 	}
 	iss := claims.String("iss")
@@ -159,15 +159,17 @@ func defaultIsLoggedOut(r *http.Request, c *Context) (bool, error) {
 	m := c.m
 	var sid, sub string
 	var lt loginTimes
-	c.mu.Lock()
-	if claims := c.idTokenClaimsLocked(); claims != nil {
+	if claims := c.sess.idClaims(); claims != nil {
 		sid, sub = claims.String("sid"), claims.String("sub")
 		if iat, ok := numericClaim(claims, "iat"); ok && iat.Unix() > 0 {
 			lt.idIAT = iat.Unix()
 		}
-		lt.startedAt = c.session().LoginStartedAt
+		c.sess.read(func(cur *Session) {
+			if cur != nil {
+				lt.startedAt = cur.LoginStartedAt
+			}
+		})
 	}
-	c.mu.Unlock()
 	var keys []string
 	for _, iss := range m.markerIssuers() {
 		for _, id := range []string{sid, sub} {
@@ -189,7 +191,7 @@ func defaultIsLoggedOut(r *http.Request, c *Context) (bool, error) {
 	var wg sync.WaitGroup
 	for i, key := range keys {
 		wg.Go(func() {
-			e, err := getEntry(ctx, m.s.bcl.store, key)
+			e, err := getEntry(ctx, m.s.bcl.markers, key)
 			results[i] = result{loggedOutBy(e, lt), err}
 		})
 	}

@@ -194,7 +194,7 @@ func (e *sessEnv) cookie(value string) string { return e.name() + "=" + value }
 func (e *sessEnv) hdr(iatAgo, uatAgo time.Duration) cookiecrypto.Header {
 	now := e.unix()
 	iat, uat := now-int64(iatAgo/time.Second), now-int64(uatAgo/time.Second)
-	return cookiecrypto.Header{IAT: iat, UAT: uat, EXP: e.m.expiry(iat, uat, &Session{})}
+	return cookiecrypto.Header{IAT: iat, UAT: uat, EXP: e.m.s.expiry(iat, uat, &Session{})}
 }
 
 // mint encrypts body (a JSON object) under the middleware's current key.

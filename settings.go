@@ -502,7 +502,7 @@ func (s *settings) resolveSessionStore(v *validator) {
 	if s.requireSigned && !s.signStoreID {
 		v.fail("Session.RequireSignedSessionStoreCookie", "requires Session.SignSessionStoreCookie")
 	}
-	if s.store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie != nil || sc.RequireSignedSessionStoreCookie != nil) {
+	if sc.Store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie != nil || sc.RequireSignedSessionStoreCookie != nil) {
 		s.logger.Warn("oidc: Session.Genid and Session.SignSessionStoreCookie only apply with Session.Store")
 	}
 	s.touch = sc.TouchInterval
