@@ -123,7 +123,7 @@ func TestSessionCacheByteBudget(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	const n = 3000
 	for i := range n {
-		c.put(cookieValue(i, 15<<10), decrypted{sess: bigSession(11 << 10)}, false)
+		c.put(cookieValue(i, 15<<10), decoded{sess: bigSession(11 << 10)}, false)
 	}
 	bytes, entries := c.c.size()
 	assert.LessOrEqual(t, bytes, sessionCacheBytes)

@@ -127,19 +127,17 @@ func (b *cookieBackend) read(s *requestSession, pr peekResult) readResult {
 		b.s.logger.Debug("oidc: session payload rejected")
 		return res
 	}
-	d := decrypted{hdr: headerTimes{h.IAT, h.UAT, h.EXP}, sess: sess.clone(), oldKey: idx > 0}
+	d := decoded{hdr: headerTimes{h.IAT, h.UAT, h.EXP}, sess: sess, oldKey: idx > 0}
 	d.jwt = sess != nil && isJWTObject(string(sess.IDToken))
 	// An unchunked value is part of the Cookie header: the cache copies it.
 	b.cache.put(value, d, slices.Contains(res.cookie.Names, name))
-	return d.result(res.cookie)
+	return d.result(res.cookie) // the request's own copy
 }
 
-// result is the read of a decrypted session: a copy of it.
-func (d decrypted) result(cookie chunk.Result) readResult {
-	res := readResult{cookie: cookie, hdr: cookiecrypto.Header{IAT: d.hdr.iat, UAT: d.hdr.uat, EXP: d.hdr.exp},
-		sess: d.sess.clone(), ok: true, oldKey: d.oldKey}
-	res.jwt = d.jwt
-	return res
+// result is the read of a decoded session: a copy of it.
+func (d decoded) result(cookie chunk.Result) readResult {
+	return readResult{cookie: cookie, hdr: cookiecrypto.Header{IAT: d.hdr.iat, UAT: d.hdr.uat, EXP: d.hdr.exp},
+		sess: d.sess.clone(), ok: true, oldKey: d.oldKey, jwt: d.jwt}
 }
 
 // write encrypts the session and sets it as one cookie, or as chunks when

@@ -27,6 +27,7 @@ type storeBackend struct {
 	s     *settings
 	keys  *cookiecrypto.Keyring
 	store Store
+	cache sessionCache // decoded entries, by their exact bytes (cache.go)
 }
 
 // newSessionBackend returns the backend that Config.Session selects: the
@@ -54,7 +55,20 @@ func (b *storeBackend) read(s *requestSession, _ peekResult) readResult {
 	if !ok {
 		return res
 	}
-	entry, err := b.get(s.req.Context(), id)
+	ctx, cancel := b.storeContext(s.req.Context())
+	raw, err := b.store.Get(ctx, id)
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	} else if d, hit := b.cache.getBytes(raw); hit && d.id == id {
+		res = d.result(res.cookie) // an entry that decoded before, under this id
+		res.id, res.oldKey = id, unsigned
+		return res
+	}
+	var entry *storeEntry
+	if err == nil {
+		entry, err = decodeEntry(raw, id)
+	}
 	if err != nil {
 		b.s.logger.Warn("oidc: session store read failed", "error", err.Error())
 		res.err = err
@@ -68,10 +82,13 @@ func (b *storeBackend) read(s *requestSession, _ peekResult) readResult {
 		b.s.logger.Debug("oidc: session payload rejected")
 		return res
 	}
-	res.hdr = cookiecrypto.Header{IAT: entry.Header.IAT, UAT: entry.Header.UAT, EXP: entry.Header.EXP}
+	d := decoded{hdr: headerTimes{entry.Header.IAT, entry.Header.UAT, entry.Header.EXP}, sess: sess, id: id}
+	d.jwt = sess != nil && isJWTObject(string(sess.IDToken))
+	b.cache.put(string(raw), d, false)
+	res = d.result(res.cookie) // the request's own copy
 	// An unsigned id accepted while RequireSignedSessionStoreCookie is off
 	// is re-issued signed.
-	res.sess, res.id, res.oldKey, res.ok = sess, id, unsigned, true
+	res.id, res.oldKey = id, unsigned
 	return res
 }
 
