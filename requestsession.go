@@ -15,11 +15,11 @@ import (
 // load, handler, commit. It is read once, at its first use (lazily: a
 // request that never uses it costs nothing, or a header peek); changes are
 // tracked against a snapshot of what was read; and it is saved once, when
-// the response headers are written (commit). The one save before that is
-// named: save, for a login (which must fail rather than redirect when its
-// session cannot be saved) and for changes that other instances must see
-// at once (a refresh in store mode). Where the session lives is the
-// backend's business (sessionBackend); the locking is this type's: the
+// the response headers are written (commit). The saves before that are
+// named: login (a completed login fails rather than redirect when its
+// session cannot be saved) and changeShared (changes that other instances
+// must see at once: a refresh in store mode). Where the session lives is
+// the backend's business (sessionBackend); the locking is this type's: the
 // Context's methods call the methods below, which take mu.
 type requestSession struct {
 	mu  sync.Mutex
@@ -50,7 +50,7 @@ type requestSession struct {
 	jwt       bool   // data's ID token is known to be a JWT with a JSON object payload
 }
 
-// ---- Reading ----------------------------------------------------------
+// Reading.
 
 // loadLocked reads the session once and applies the expiry checks, which
 // run against the current time and configuration.
@@ -157,7 +157,7 @@ func (s *requestSession) readError() error {
 	return s.unknown
 }
 
-// ---- Changing ---------------------------------------------------------
+// Changing.
 
 // change applies fn to the session: fn gets the session (nil when
 // anonymous), may change it in place, and returns the new one, or false
@@ -248,7 +248,7 @@ func (s *requestSession) lateLocked() error {
 	return s.m.backend.late(s)
 }
 
-// ---- The login hooks ----------------------------------------------------
+// The login hooks, refresh adoption and the back channel.
 
 // with runs fn while the session's readers see a copy of next instead of
 // the session, then puts the session back as it was: changes made through
@@ -293,7 +293,7 @@ func (s *requestSession) leaveAlone(why error) {
 	}
 }
 
-// ---- Saving -----------------------------------------------------------
+// Saving.
 
 // login makes next the session of a completed login and saves it at once,
 // the one early save: a session that cannot be saved (too large for a

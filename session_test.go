@@ -1,7 +1,8 @@
 package oidc
 
-// Tests for the encrypted cookie session (session.go, cookies.go, writer.go
-// and the session half of context.go). Subtest names are the titles of
+// Tests for the encrypted cookie session (session.go, requestsession.go,
+// cookiebackend.go, sessionexpiry.go, cookies.go, writer.go and the
+// session half of context.go). Subtest names are the titles of
 // express-openid-connect's test/appSession.tests.js, or the ids of the
 // security catalog (shared/reference/security.md §8.6, §8.7).
 //
