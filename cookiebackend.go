@@ -143,24 +143,24 @@ func (d decoded) result(cookie chunk.Result) readResult {
 // write encrypts the session and sets it as one cookie, or as chunks when
 // it is longer than a cookie can be. A session over maxSessionBytes is
 // refused (errSessionTooLarge) and nothing is set.
-func (b *cookieBackend) write(_ *requestSession, hdr cookiecrypto.Header, plain []byte, out *cookieOut) error {
+func (b *cookieBackend) write(_ *requestSession, hdr cookiecrypto.Header, plain []byte, out cookieOut) (cookieOut, error) {
 	value, err := b.keys.Encrypt(hdr, plain)
 	if err != nil {
-		return err
+		return out, err
 	}
 	if len(value) > maxSessionBytes {
-		return errSessionTooLarge
+		return out, errSessionTooLarge
 	}
 	expires := time.Unix(hdr.EXP, 0)
 	size := b.s.chunkSize(len(value))
 	if len(value) <= size {
-		out.set(b.s.sessionName, value, expires)
-		return nil
+		out.session(value, expires)
+		return out, nil
 	}
 	for i, part := range chunk.Split(value, size) {
-		out.set(chunk.ChunkName(b.s.sessionName, i), part, expires)
+		out.chunk(i, part, expires)
 	}
-	return nil
+	return out, nil
 }
 
 // destroy has nothing to do: clearing the cookies forgets the session.

@@ -360,7 +360,7 @@ func (s *requestSession) saveLocked() error {
 			return err
 		}
 		s.hadValid, s.dirty = false, false
-		s.clearLocked(&cookieOut{s: s.m.s, h: s.w.Header()})
+		s.clearLocked(cookieOut{s: s.m.s, h: s.w.Header()})
 		return nil
 	}
 	now := s.m.s.now().Unix()
@@ -369,7 +369,7 @@ func (s *requestSession) saveLocked() error {
 		// The cookie stays as it is; only stray ones next to it go.
 		if stale := staleNames(s.cookie, name); stale != nil {
 			out := cookieOut{s: s.m.s, h: s.w.Header()}
-			out.keep(name)
+			out.keep()
 			out.clear(stale)
 		}
 		return nil
@@ -383,8 +383,8 @@ func (s *requestSession) saveLocked() error {
 		iat = s.header.IAT // carried across a login too, as express does
 	}
 	hdr := cookiecrypto.Header{IAT: iat, UAT: now, EXP: s.m.s.expiry(iat, now, s.data)}
-	out := &cookieOut{s: s.m.s, h: s.w.Header()}
-	if err := s.m.backend.write(s, hdr, plain, out); err != nil {
+	out, err := s.m.backend.write(s, hdr, plain, cookieOut{s: s.m.s, h: s.w.Header()})
+	if err != nil {
 		if errors.Is(err, errSessionGone) {
 			s.data = nil
 			s.clearLocked(out)
@@ -400,7 +400,7 @@ func (s *requestSession) saveLocked() error {
 
 // clearLocked clears the request's session cookies that out did not set;
 // they are cleared once.
-func (s *requestSession) clearLocked(out *cookieOut) {
+func (s *requestSession) clearLocked(out cookieOut) {
 	out.clear(s.cookie.Names)
 	s.cookie.Names = nil
 }
@@ -436,7 +436,7 @@ func (s *requestSession) writeLateLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := s.m.backend.write(s, s.header, plain, nil); err != nil {
+	if _, err := s.m.backend.write(s, s.header, plain, cookieOut{}); err != nil {
 		if errors.Is(err, errSessionGone) {
 			s.data = nil
 			return fmt.Errorf("%w: %w", ErrResponseCommitted, err)

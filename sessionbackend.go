@@ -24,11 +24,12 @@ type sessionBackend interface {
 	// read reads the request's session, without the expiry checks, reusing
 	// what fresh parsed (a zero peekResult when it did not run).
 	read(s *requestSession, pr peekResult) readResult
-	// write saves plain (a session JSON object) under hdr and, with out,
-	// sets the session cookie. A nil out is a save after the response
-	// headers were written (see late). errSessionGone reports a session
-	// that was logged out meanwhile.
-	write(s *requestSession, hdr cookiecrypto.Header, plain []byte, out *cookieOut) error
+	// write saves plain (a session JSON object) under hdr and sets the
+	// session cookie through out, which it returns. An out without a
+	// header is a save after the response headers were written (see
+	// late). errSessionGone reports a session that was logged out
+	// meanwhile.
+	write(s *requestSession, hdr cookiecrypto.Header, plain []byte, out cookieOut) (cookieOut, error)
 	// destroy forgets a session that became empty.
 	destroy(s *requestSession) error
 	// late reports whether a change made after the response headers were
@@ -105,37 +106,54 @@ func hasCookieNamed(r *http.Request, name string) bool {
 // maxClears bounds the Set-Cookie lines that clear request cookies.
 const maxClears = 64
 
-// cookieOut writes the session's Set-Cookie lines of one response, each
-// name once: the cookies set, then the request's cookies to clear.
+// cookieOut writes the session's Set-Cookie lines of one response: the
+// cookies set, then the request's session cookies to clear, which are
+// those not set. It is passed by value, so that it stays on the stack.
 type cookieOut struct {
-	s    *settings
-	h    http.Header
-	done []string // names set or cleared
+	s      *settings
+	h      http.Header // nil: no cookie can be set (the headers were written)
+	whole  bool        // the unchunked session cookie was set, or stays
+	chunks int         // chunks 0 … chunks-1 were set
 }
 
-// set adds a session cookie line.
-func (o *cookieOut) set(name, value string, expires time.Time) {
-	addCookie(o.h, o.s.sessionCookie(name, value, expires))
-	o.done = append(o.done, name)
+// session sets the unchunked session cookie.
+func (o *cookieOut) session(value string, expires time.Time) {
+	addCookie(o.h, o.s.sessionCookie(o.s.sessionName, value, expires))
+	o.whole = true
 	o.noStore()
 }
 
-// keep marks name as set: it is not cleared.
-func (o *cookieOut) keep(name string) { o.done = append(o.done, name) }
+// chunk sets chunk i of the session cookie.
+func (o *cookieOut) chunk(i int, part string, expires time.Time) {
+	addCookie(o.h, o.s.sessionCookie(chunk.ChunkName(o.s.sessionName, i), part, expires))
+	o.chunks = max(o.chunks, i+1)
+	o.noStore()
+}
+
+// keep leaves the unchunked session cookie as it is: it is not cleared.
+func (o *cookieOut) keep() { o.whole = true }
 
 // clear deletes the named request cookies that were not set, at most
-// maxClears names.
+// maxClears names (names are listed once each).
 func (o *cookieOut) clear(names []string) {
 	for i, name := range names {
 		if i == maxClears {
 			break // a request with thousands of cookies gets no more lines
 		}
-		if !slices.Contains(o.done, name) {
+		if !o.set(name) {
 			addCookie(o.h, o.s.clearSessionCookie(name))
-			o.done = append(o.done, name)
 			o.noStore()
 		}
 	}
+}
+
+// set reports whether the cookie name was set (or kept).
+func (o *cookieOut) set(name string) bool {
+	if name == o.s.sessionName {
+		return o.whole
+	}
+	i, ok := chunk.Index(name, o.s.sessionName)
+	return ok && i < o.chunks
 }
 
 // noStore keeps every response with a session Set-Cookie, a clearing one

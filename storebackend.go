@@ -147,7 +147,7 @@ func (b *storeBackend) get(ctx context.Context, id string) (*storeEntry, error) 
 // is none yet or at login, the old entry then destroyed) and, with out,
 // sets the cookie naming it. An update never re-creates a session that a
 // logout destroyed meanwhile: errSessionGone.
-func (b *storeBackend) write(s *requestSession, hdr cookiecrypto.Header, plain []byte, out *cookieOut) error {
+func (b *storeBackend) write(s *requestSession, hdr cookiecrypto.Header, plain []byte, out cookieOut) (cookieOut, error) {
 	ctx, cancel := b.storeContext(s.req.Context())
 	defer cancel()
 	old := s.id
@@ -155,12 +155,12 @@ func (b *storeBackend) write(s *requestSession, hdr cookiecrypto.Header, plain [
 	if id == "" || s.regenerate {
 		var err error
 		if id, err = b.s.genid(s.req); err != nil {
-			return fmt.Errorf("oidc: Session.Genid: %w", err)
+			return out, fmt.Errorf("oidc: Session.Genid: %w", err)
 		}
 		if !validID(id) || id == old {
 			// The id itself is never logged: it would be a cookie value.
 			b.s.logger.Warn("oidc: Session.Genid returned an unusable session id", "length", len(id))
-			return ErrInvalidSessionID
+			return out, ErrInvalidSessionID
 		}
 	}
 	expiry := time.Unix(hdr.EXP, 0)
@@ -172,14 +172,14 @@ func (b *storeBackend) write(s *requestSession, hdr cookiecrypto.Header, plain [
 	if id == old {
 		ok, err := b.updateIfExists(ctx, id, entry, expiry)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+			return out, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 		if !ok {
 			s.id = ""
-			return errSessionGone
+			return out, errSessionGone
 		}
 	} else if err := b.store.Set(ctx, id, entry, expiry); err != nil {
-		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		return out, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
 	if old != "" && old != id {
 		if err := b.store.Destroy(ctx, old); err != nil {
@@ -187,14 +187,14 @@ func (b *storeBackend) write(s *requestSession, hdr cookiecrypto.Header, plain [
 		}
 	}
 	s.id = id
-	if out != nil {
+	if out.h != nil {
 		value := id
 		if b.s.signStoreID {
 			value = b.keys.Sign(b.s.sessionName, id)
 		}
-		out.set(b.s.sessionName, value, expiry)
+		out.session(value, expiry)
 	}
-	return nil
+	return out, nil
 }
 
 // updateIfExists stores entry under id only if id still exists: atomically

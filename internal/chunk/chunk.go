@@ -239,6 +239,16 @@ func Split(value string, size int) []string {
 	return append(out, value)
 }
 
+// Index returns i when cookieName is the canonical name of chunk i of the
+// cookie name (name.0 … name.19), and false otherwise.
+func Index(cookieName, name string) (int, bool) {
+	suffix, ok := chunkSuffix(cookieName, name)
+	if !ok {
+		return 0, false
+	}
+	return parseIndex(suffix)
+}
+
 // ChunkName returns name + "." + strconv.Itoa(i).
 func ChunkName(name string, i int) string {
 	return name + "." + strconv.Itoa(i)
