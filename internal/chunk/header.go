@@ -18,11 +18,11 @@ const maxHeaderCookies = 3000
 // (httpcookiemaxnum), so the caller then parses the header with net/http
 // and calls Read.
 func ReadHeader(lines []string, name string) (Result, bool) {
-	res, joined, ok := ReadHeaderTo(lines, name, nil)
-	if joined != nil {
-		res.Value = string(joined)
+	rd := reader{name: name}
+	if !rd.scan(lines) {
+		return Result{}, false
 	}
-	return res, ok
+	return rd.result(), true
 }
 
 // ReadHeaderTo is ReadHeader for callers that can use a chunked value
@@ -31,14 +31,25 @@ func ReadHeader(lines []string, name string) (Result, bool) {
 // with res.Found set and res.Value left empty. For an unchunked or absent
 // value joined is nil and res is as ReadHeader's.
 func ReadHeaderTo(lines []string, name string, buf []byte) (res Result, joined []byte, ok bool) {
+	rd := reader{name: name}
+	if !rd.scan(lines) {
+		return Result{}, nil, false
+	}
+	res, joined = rd.resultTo(buf)
+	return res, joined, true
+}
+
+// scan adds the session's cookies of the header lines to rd, and reports
+// false when the lines hold more cookies than net/http reads.
+func (rd *reader) scan(lines []string) bool {
 	count := 0
 	for _, line := range lines {
 		count += strings.Count(line, ";") + 1
 	}
 	if count > maxHeaderCookies {
-		return Result{}, nil, false
+		return false
 	}
-	rd := reader{name: name}
+	name := rd.name
 	for _, line := range lines {
 		for len(line) > 0 {
 			var part string
@@ -59,8 +70,7 @@ func ReadHeaderTo(lines []string, name string, buf []byte) (res Result, joined [
 			}
 		}
 	}
-	res, joined = rd.resultTo(buf)
-	return res, joined, true
+	return true
 }
 
 // cookieValue applies net/http's rules to a raw cookie value: one pair of
@@ -78,27 +88,33 @@ func cookieValue(raw string) (string, bool) {
 
 // validValue reports whether every byte of s is allowed in a cookie value
 // by net/http: 0x20 to 0x7e, except '"', ';' and '\\'. It checks eight
-// bytes at a time.
+// bytes at a time whether they all lie in '-' … 'z' without ';' and '\\'
+// (base64url and dots do), and looks at single bytes only in a word that
+// does not.
 func validValue(s string) bool {
 	const (
 		ones = 0x0101010101010101
 		high = 0x8080808080808080
 	)
-	// hasZero reports whether a byte of v is zero.
-	hasZero := func(v uint64) uint64 { return (v - ones) & ^v & high }
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		w := s[i : i+8]
 		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-		bad := (x-0x20*ones)&^x&high | // a byte below 0x20
-			(x+ones|x)&high | // a byte at or above 0x7f
-			hasZero(x^'"'*ones) | hasZero(x^';'*ones) | hasZero(x^'\\'*ones)
-		if bad != 0 {
+		semi, back := x^';'*ones, x^'\\'*ones
+		odd := (x-'-'*ones)&^x | // a byte below '-'
+			(x + ('\x7f'-'z')*ones | x) | // a byte above 'z'
+			(semi-ones)&^semi | (back-ones)&^back // a ';' or a '\\'
+		if odd&high != 0 && !validBytes(w) {
 			return false
 		}
 	}
-	for ; i < len(s); i++ {
+	return validBytes(s[i:])
+}
+
+// validBytes is validValue one byte at a time.
+func validBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
 		if b := s[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
 			return false
 		}

@@ -105,3 +105,14 @@ func BenchmarkReadHeader(b *testing.B) {
 		}
 	}
 }
+
+func TestValidValue(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		want := b >= 0x20 && b < 0x7f && b != '"' && b != ';' && b != '\\'
+		for _, pos := range []int{0, 3, 7, 8, 13, 16} {
+			v := []byte(strings.Repeat("aZ09-_.x", 3))
+			v[pos] = byte(b)
+			assert.Equal(t, want, validValue(string(v)), "byte %#x at %d", b, pos)
+		}
+	}
+}
