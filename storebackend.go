@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
@@ -28,7 +29,16 @@ type storeBackend struct {
 	keys  *cookiecrypto.Keyring
 	store Store
 	cache sessionCache // decoded entries, by their exact bytes (cache.go)
+	// verified maps signed cookie values that verified before to their
+	// ids, so that a browser's repeat requests skip the HMAC.
+	verified boundedCache[string]
 }
+
+// The verified-id cache is small: a signed id is ~100 bytes.
+const (
+	verifiedCacheBytes    = 256 << 10
+	verifiedCacheMaxEntry = 1 << 10
+)
 
 // newSessionBackend returns the backend that Config.Session selects: the
 // store backend with a Store, else the cookie backend.
@@ -99,8 +109,14 @@ func (b *storeBackend) read(s *requestSession, _ peekResult) readResult {
 func (b *storeBackend) storeID(value string) (id string, unsigned, ok bool) {
 	id = value
 	if b.s.signStoreID {
-		if v, verified := b.keys.Verify(b.s.sessionName, value); verified {
+		if v, hit := b.verified.get(value); hit {
+			id = v // verified before: the exact bytes, under the same keys
+		} else if v, verified := b.keys.Verify(b.s.sessionName, value); verified {
 			id = v
+			if validID(v) {
+				b.verified.put(strings.Clone(value), v, len(value)+len(v)+cacheEntryOverhead,
+					verifiedCacheBytes, verifiedCacheMaxEntry)
+			}
 		} else if b.s.requireSigned {
 			return "", false, false
 		} else {
