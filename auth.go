@@ -1,7 +1,6 @@
 package oidc
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,12 +24,9 @@ type Middleware struct {
 	refreshes refreshGroup
 	// claims caches decoded ID-token claims (cache.go).
 	claims claimsCache
-	// bufs recycles session decryption buffers.
-	bufs sync.Pool
-	// sessions caches decrypted session cookies (cache.go).
-	sessions sessionCache
-	// ownName is the read-only name list of an unchunked session cookie.
-	ownName []string
+	// backend keeps the sessions between requests: in the cookie
+	// (cookiebackend.go) or in Session.Store (storebackend.go).
+	backend sessionBackend
 	// revocations tracks the background refresh-token revocations started
 	// by logouts (revoke.go), so that tests can wait for them; revoking
 	// counts those in flight, to bound them.
@@ -60,9 +56,7 @@ func New(cfg Config) (*Middleware, error) {
 	if err != nil {
 		return nil, cfgErr("Secret", "%v", err)
 	}
-	m := &Middleware{s: s, keys: keys, txSealer: txSealer}
-	m.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
-	m.ownName = []string{s.sessionName}
+	m := &Middleware{s: s, keys: keys, txSealer: txSealer, backend: newSessionBackend(s, keys)}
 	m.provider = provider.New(s.providerSettings())
 	m.redirectRel, m.redirectFull = redirectPaths(s.basePath, s.redirectURI)
 	if s.authRequired && (m.redirectRel == "/" || m.redirectFull == "/") {
@@ -88,6 +82,11 @@ func Auth(cfg Config) (func(http.Handler) http.Handler, error) {
 // Handler wraps next. Requests to the built-in routes are answered by the
 // middleware; every other request reaches next with an *oidc.Context in its
 // context (see FromRequest), after the AuthRequired check.
+//
+// A request goes one way: a Context is made, whose session is read at its
+// first use (lazily); serve answers a built-in route or runs the guards and
+// next; and the session is saved once, when the response headers are
+// written (commit), at the latest here.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if prev := FromContext(r.Context()); prev != nil && prev.m.s.sessionName == m.s.sessionName {
@@ -95,21 +94,20 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 				"the oidc middleware is installed twice with the same session name", nil))
 			return
 		}
-		c := &Context{m: m}
-		c.rw = responseWriter{ResponseWriter: w, c: c}
-		rw := &c.rw
-		c.w = rw
-		r = r.WithContext(context.WithValue(r.Context(), contextKey{}, c))
-		c.req = r
-		m.serve(rw, r, c, next)
-		rw.commit()
+		c := m.newContext(w, r)
+		m.serve(c.w, c.req, c, next)
+		c.w.commit()
 	})
 }
 
+// serve answers the request: the back-channel POST (which leaves the
+// session alone), the back-channel logout check, a built-in route, or the
+// application's handler behind AuthRequired and silent login.
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, c *Context, next http.Handler) {
 	route := m.route(r.URL.Path)
-	// Back-channel logout (backchannel.go): the provider's POST needs no
-	// session; every other authenticated request but a logout is checked.
+	// Back-channel logout (backchannelroute.go): the provider's POST needs
+	// no session; every other authenticated request but a logout is checked
+	// (backchannelgate.go).
 	if route != "" && route == m.s.backchannelRoute() && r.Method == http.MethodPost {
 		c.BackchannelLogout(w, r)
 		return

@@ -21,7 +21,7 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// Tests for back-channel logout (backchannel.go). Names are the catalog ids
+// Tests for back-channel logout (backchannel*.go, logoutmarkers.go, replaycache.go). Names are the catalog ids
 // (BCL-*, ST-04, CK-02) and the titles of express-openid-connect's
 // test/backchannelLogout.tests.js.
 

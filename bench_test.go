@@ -58,6 +58,12 @@ func benchRequest(b *testing.B, opts oidctest.SessionOptions) *http.Request {
 	return req
 }
 
+// benchContext is the Context of req outside Handler (no request copy, no
+// response writer): what the session benchmarks measure.
+func benchContext(m *Middleware, req *http.Request) *Context {
+	return &Context{m: m, req: req, sess: requestSession{m: m, req: req}}
+}
+
 // BenchmarkSessionRead measures reading and decrypting the session cookie
 // and decoding the user's claims.
 func BenchmarkSessionRead(b *testing.B) {
@@ -68,7 +74,7 @@ func BenchmarkSessionRead(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				c := &Context{m: m, req: req}
+				c := benchContext(m, req)
 				if !c.IsAuthenticated() {
 					b.Fatal("not authenticated")
 				}
@@ -87,9 +93,9 @@ func BenchmarkSessionReadCold(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				m.sessions = sessionCache{}
+				*m.cookieCache() = sessionCache{}
 				m.claims = claimsCache{}
-				c := &Context{m: m, req: req}
+				c := benchContext(m, req)
 				if !c.IsAuthenticated() {
 					b.Fatal("not authenticated")
 				}
@@ -105,13 +111,13 @@ func BenchmarkSessionWrite(b *testing.B) {
 			m := benchMiddleware(b)
 			m.s.touch = -1 // re-issue on every response: measure the write
 			req := benchRequest(b, opts)
-			c := &Context{m: m, req: req}
+			c := benchContext(m, req)
 			c.IsAuthenticated()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				c.w = &responseWriter{ResponseWriter: httptest.NewRecorder(), c: c}
-				m.writeSession(c)
+				c.sess.w, c.sess.committed = httptest.NewRecorder(), false
+				c.sess.commit()
 			}
 		})
 	}
@@ -262,7 +268,7 @@ func (s *countingStore) Destroy(ctx context.Context, id string) error {
 func BenchmarkStoreAuthenticatedRequest(b *testing.B) {
 	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) })
 	// The session of a cookie-mode request, moved into the store.
-	c := &Context{m: benchMiddleware(b), req: benchRequest(b, benchSessions()["tokens"])}
+	c := benchContext(benchMiddleware(b), benchRequest(b, benchSessions()["tokens"]))
 	sess, ok := c.Session()
 	if !ok {
 		b.Fatal("no session")

@@ -36,6 +36,14 @@ func (c *boundedCache[V]) get(key string) (V, bool) {
 	return e.v, ok
 }
 
+// getBytes is get with the key's bytes, without copying them.
+func (c *boundedCache[V]) getBytes(key []byte) (V, bool) {
+	c.mu.Lock()
+	e, ok := c.m[string(key)]
+	c.mu.Unlock()
+	return e.v, ok
+}
+
 // put stores v under key as an entry of size bytes, keeping the total at
 // most budget. It stores nothing, and reports false, when size exceeds
 // maxEntry.
@@ -111,11 +119,16 @@ const (
 	sessionCacheMaxEntry = sessionCacheBytes / 64
 )
 
-// decrypted is a session cookie value that decrypted and parsed before.
-type decrypted struct {
+// decoded is a session that decoded before: a session cookie value that
+// decrypted, or a store entry.
+type decoded struct {
 	hdr    headerTimes
 	sess   *Session // nil: a valid, empty session; never mutated
-	oldKey bool
+	oldKey bool     // cookies: decrypted with an old secret
+	id     string   // store entries: the id the entry was read under
+	// jwt reports whether sess's ID token is a JWT with a JSON object
+	// payload (isJWTObject), the test of Context.IsAuthenticated.
+	jwt bool
 }
 
 // headerTimes mirrors cookiecrypto.Header without importing it here.
@@ -125,18 +138,24 @@ type headerTimes struct{ iat, uat, exp int64 }
 // browser sends the same value on every request until the cookie is
 // re-issued, so most requests skip base64, AES-GCM and JSON entirely. The
 // key is the whole authenticated value: a hit needs the same bytes that
-// decrypted before, and the expiry checks still run on every request.
+// decrypted before, and the expiry checks still run on every request. The
+// store backend keeps one too, keyed by the exact entry bytes the store
+// returned (read on every request), so that an unchanged entry is not
+// decoded again.
 type sessionCache struct {
-	c boundedCache[decrypted]
+	c boundedCache[decoded]
 }
 
-func (c *sessionCache) get(value string) (decrypted, bool) { return c.c.get(value) }
+func (c *sessionCache) get(value string) (decoded, bool) { return c.c.get(value) }
+
+// getBytes is get for a value held in a buffer (a joined chunked cookie).
+func (c *sessionCache) getBytes(value []byte) (decoded, bool) { return c.c.getBytes(value) }
 
 // put caches d under value unless the entry is too large. A shared value
 // (a substring of the request's Cookie header) is copied, so that the cache
 // never pins a whole header; a value joined from chunks is already a
 // string of its own.
-func (c *sessionCache) put(value string, d decrypted, shared bool) {
+func (c *sessionCache) put(value string, d decoded, shared bool) {
 	size := len(value) + cacheEntryOverhead + sessionSize(d.sess)
 	if size > sessionCacheMaxEntry {
 		return

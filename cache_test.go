@@ -123,7 +123,7 @@ func TestSessionCacheByteBudget(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	const n = 3000
 	for i := range n {
-		c.put(cookieValue(i, 15<<10), decrypted{sess: bigSession(11 << 10)}, false)
+		c.put(cookieValue(i, 15<<10), decoded{sess: bigSession(11 << 10)}, false)
 	}
 	bytes, entries := c.c.size()
 	assert.LessOrEqual(t, bytes, sessionCacheBytes)
@@ -184,7 +184,7 @@ func TestSessionCacheEntryLimit(t *testing.T) {
 		{"a 40 KB session written by express", 40 << 10, 11, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e.m.sessions = sessionCache{}
+			*e.m.cookieCache() = sessionCache{}
 			cookie, chunks := cookieFor(t, tc.size)
 			require.Equal(t, tc.chunks, chunks)
 			for range 2 {
@@ -192,7 +192,7 @@ func TestSessionCacheEntryLimit(t *testing.T) {
 				assert.True(t, v.Authenticated)
 				assert.Equal(t, "alice", v.Sub)
 			}
-			bytes, entries := e.m.sessions.c.size()
+			bytes, entries := e.m.cookieCache().c.size()
 			if tc.cached {
 				assert.Equal(t, 1, entries)
 				assert.LessOrEqual(t, bytes, 30<<10, "about twice the cookie")
@@ -222,7 +222,7 @@ func TestSessionCacheThroughMiddleware(t *testing.T) {
 		v, _ := e.view(sb.String())
 		require.True(t, v.Authenticated)
 	}
-	bytes, entries := e.m.sessions.c.size()
+	bytes, entries := e.m.cookieCache().c.size()
 	t.Logf("%d entries, %d bytes", entries, bytes)
 	assert.LessOrEqual(t, bytes, sessionCacheBytes)
 	assert.Greater(t, entries, 0)

@@ -268,10 +268,9 @@ func (m *Middleware) applySessionExpiry(sess *Session, claims Claims) error {
 // finishLogin runs AfterCallback, merges the new session with the current
 // one (express-openid-connect's fixation rules) and redirects.
 func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Context, sess *Session, claims Claims, st map[string]any) error {
-	c.mu.Lock()
-	prev := c.session().clone()
-	prevClaims := c.idTokenClaimsLocked()
-	c.mu.Unlock()
+	var prev *Session
+	c.sess.read(func(cur *Session) { prev = cur.clone() })
+	prevClaims := c.sess.idClaims()
 	sameUser := prevClaims != nil && prevClaims.String("sub") == claims.String("sub")
 	loginStartedAt := sess.LoginStartedAt
 
@@ -294,14 +293,14 @@ func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Cont
 		carried = prev // anonymous values (a basket) and same-user values survive
 	}
 	if m.s.cfg.AfterCallback != nil {
-		c.mu.Lock()
-		c.setSessionLocked(merge(carried, sess))
-		c.mu.Unlock()
-		userState := publicState(st)
-		out, err := m.s.cfg.AfterCallback(w, r, *sess.clone(), userState)
-		c.mu.Lock()
-		c.setSessionLocked(prev)
-		c.mu.Unlock()
+		// The hook sees the new session through the Context too; what it
+		// returns is the session.
+		var out Session
+		err := c.sess.with(merge(carried, sess), func() error {
+			var err error
+			out, err = m.s.cfg.AfterCallback(w, r, *sess.clone(), publicState(st))
+			return err
+		})
 		if err != nil {
 			return newError(statusOf(err, http.StatusForbidden), "login_rejected", "The login was refused by the application.",
 				errors.Join(ErrLoginRejected, err))
@@ -316,22 +315,14 @@ func (m *Middleware) finishLogin(w http.ResponseWriter, r *http.Request, c *Cont
 	// The login's start time is ours, not the application's: back-channel
 	// logout relies on it.
 	final.LoginStartedAt = loginStartedAt
-	// Back-channel logout's OnLogin hook and logout check (backchannel.go).
-	if err := m.backchannelLogin(r, c, final, prev); err != nil {
+	// Back-channel logout's OnLogin hook and logout check (backchannelgate.go).
+	if err := m.backchannelLogin(r, c, final); err != nil {
 		return err
 	}
 	// Save now, so that a session that cannot be stored (too large for a
 	// cookie, or a store failure) fails the login instead of redirecting as
-	// if logged in.
-	c.mu.Lock()
-	c.setSessionLocked(final)
-	c.sess.regenerate = !sameUser // a new id for a new login (session fixation)
-	err := m.saveSession(c)
-	if err != nil {
-		c.setSessionLocked(prev)
-		c.sess.regenerate = false
-	}
-	c.mu.Unlock()
+	// if logged in. A new login gets a new store id (session fixation).
+	err := c.sess.login(final, !sameUser)
 	if errors.Is(err, errSessionTooLarge) {
 		return newError(http.StatusInternalServerError, "session_too_large",
 			"The session is too large for a cookie; keep less in it or use a Session.Store.", err)

@@ -3,11 +3,8 @@ package oidc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
-	"sync"
 )
 
 type contextKey struct{}
@@ -34,17 +31,23 @@ type contextKey struct{}
 // id is written to the store at once instead, since the browser's cookie
 // still names it (a new session, which needs a new cookie, is refused).
 type Context struct {
-	m   *Middleware
-	req *http.Request
-	w   *responseWriter
-	rw  responseWriter // storage for w, allocated with the Context
+	m    *Middleware
+	req  *http.Request
+	w    *responseWriter
+	rw   responseWriter // storage for w, allocated with the Context
+	sess requestSession // the request's session (requestsession.go)
+}
 
-	mu        sync.Mutex
-	sess      sessionState
-	claims    Claims // decoded ID-token claims, cached
-	claimsFor Secret // the id_token the claims were decoded from
-	committed bool   // the response headers were written (writer.go)
-	frozen    bool   // never save the session in this response (back-channel routes)
+// newContext returns the Context of a request served by m: w wraps rw so
+// that the session is saved when the headers are written, and r carries
+// the Context. The session is read lazily, at its first use.
+func (m *Middleware) newContext(rw http.ResponseWriter, r *http.Request) *Context {
+	c := &Context{m: m}
+	c.rw = responseWriter{ResponseWriter: rw, c: c}
+	c.w = &c.rw
+	c.req = r.WithContext(context.WithValue(r.Context(), contextKey{}, c))
+	c.sess = requestSession{m: m, req: c.req, w: rw}
+	return c
 }
 
 // FromContext returns the Context that Auth stored in ctx, or nil when the
@@ -67,49 +70,16 @@ func noMiddlewareError() *Error {
 		"The oidc middleware is not installed for this route (wrap the handler with oidc.Auth).", ErrNoMiddleware)
 }
 
-// session returns the loaded session data (nil when anonymous). The caller
-// holds c.mu.
-func (c *Context) session() *Session {
-	c.m.loadSession(&c.sess, c)
-	return c.sess.data
-}
-
-func (c *Context) hasSessionCookie() bool {
-	for _, v := range c.req.Header.Values("Cookie") {
-		if strings.Contains(v, c.m.s.sessionName) {
-			return true
-		}
-	}
-	return false
-}
-
-// storeError returns the session store's read error for this request, if
-// any.
-func (c *Context) storeError() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.session()
-	return c.sess.storeErr
-}
+// storeError returns why the session's state is unknown to this request
+// (the session store could not be read), or nil.
+func (c *Context) storeError() error { return c.sess.readError() }
 
 // IsAuthenticated reports whether the request carries a valid login session.
 func (c *Context) IsAuthenticated() bool {
 	if c == nil {
 		return false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if s == nil || s.IDToken == "" {
-		return false
-	}
-	if c.claims != nil && c.claimsFor == s.IDToken {
-		return true
-	}
-	if _, ok := c.m.claims.c.get(string(s.IDToken)); ok {
-		return true // decoded before: a JSON object
-	}
-	return isJWTObject(string(s.IDToken))
+	return c.sess.authenticated()
 }
 
 // IDToken returns the raw ID token of the session, or "".
@@ -117,12 +87,13 @@ func (c *Context) IDToken() string {
 	if c == nil {
 		return ""
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s := c.session(); s != nil {
-		return string(s.IDToken)
-	}
-	return ""
+	var tok string
+	c.sess.read(func(cur *Session) {
+		if cur != nil {
+			tok = string(cur.IDToken)
+		}
+	})
+	return tok
 }
 
 // IDTokenClaims returns the claims of the session's ID token, or nil when the
@@ -133,9 +104,7 @@ func (c *Context) IDTokenClaims() Claims {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.idTokenClaimsLocked().clone()
+	return c.sess.idClaims().clone()
 }
 
 // User returns the ID-token claims without Config.IdentityClaimFilter's
@@ -144,9 +113,7 @@ func (c *Context) User() Claims {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	claims := c.idTokenClaimsLocked()
+	claims := c.sess.idClaims()
 	if claims == nil {
 		return nil
 	}
@@ -159,42 +126,18 @@ func (c *Context) User() Claims {
 	return user
 }
 
-// idTokenClaimsLocked returns the claims of the session's ID token (with the
-// sid fallback), or nil. The map is shared: callers copy it before handing
-// it out.
-func (c *Context) idTokenClaimsLocked() Claims {
-	s := c.session()
-	if s == nil || s.IDToken == "" {
-		return nil
-	}
-	if c.claims != nil && c.claimsFor == s.IDToken {
-		return c.claims
-	}
-	claims, err := c.m.claims.get(string(s.IDToken))
-	if err != nil {
-		return nil
-	}
-	if _, ok := claims["sid"]; !ok && s.SID != "" {
-		claims = claims.clone()
-		claims["sid"] = s.SID
-	}
-	c.claims, c.claimsFor = claims, s.IDToken
-	return claims
-}
-
 // Session returns a copy of the session data and true, or false when there is
 // no session. Use SetSession to change it.
 func (c *Context) Session() (Session, bool) {
 	if c == nil {
 		return Session{}, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if s == nil {
+	var out *Session
+	c.sess.read(func(cur *Session) { out = cur.clone() })
+	if out == nil {
 		return Session{}, false
 	}
-	return *s.clone(), true
+	return *out, true
 }
 
 // Get returns the application value stored under key in the session.
@@ -202,13 +145,15 @@ func (c *Context) Get(key string) (any, bool) {
 	if c == nil {
 		return nil, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if s == nil {
-		return nil, false
-	}
-	v, ok := s.Values[key]
+	var (
+		v  any
+		ok bool
+	)
+	c.sess.read(func(cur *Session) {
+		if cur != nil {
+			v, ok = cur.Values[key]
+		}
+	})
 	return v, ok
 }
 
@@ -234,23 +179,17 @@ func (c *Context) Set(key string, value any) error {
 	if _, err := json.Marshal(value); err != nil {
 		return fmt.Errorf("oidc: session value %q is not JSON-encodable: %w", key, err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if err := c.lateChangeLocked(); err != nil {
-		return err
-	}
-	prev := c.lateSnapshotLocked()
-	if s == nil {
-		s = &Session{}
-		c.sess.data = s
-	}
-	if s.Values == nil {
-		s.Values = map[string]any{}
-	}
-	s.Values[key] = value
-	c.sess.dirty = true
-	return c.saveLateLocked(prev)
+	_, err := c.sess.change(func(cur *Session) (*Session, bool) {
+		if cur == nil {
+			cur = &Session{}
+		}
+		if cur.Values == nil {
+			cur.Values = map[string]any{}
+		}
+		cur.Values[key] = value
+		return cur, true
+	})
+	return err
 }
 
 // Delete removes an application value from the session; the change is saved
@@ -263,22 +202,14 @@ func (c *Context) Delete(key string) error {
 	if c == nil {
 		return ErrNoMiddleware
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if s == nil {
-		return nil
-	}
-	if _, ok := s.Values[key]; !ok {
-		return nil
-	}
-	if err := c.lateChangeLocked(); err != nil {
-		return err
-	}
-	prev := c.lateSnapshotLocked()
-	delete(s.Values, key)
-	c.sess.dirty = true
-	return c.saveLateLocked(prev)
+	_, err := c.sess.change(func(cur *Session) (*Session, bool) {
+		if _, ok := cur.values()[key]; !ok {
+			return cur, false
+		}
+		delete(cur.Values, key)
+		return cur, true
+	})
+	return err
 }
 
 // SetSession replaces the whole session; the change is saved with the
@@ -293,82 +224,10 @@ func (c *Context) SetSession(s Session) error {
 	if c == nil {
 		return ErrNoMiddleware
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.session()
-	if err := c.lateChangeLocked(); err != nil {
-		return err
+	next := s.clone()
+	if next.empty() {
+		next = nil
 	}
-	prev := c.lateSnapshotLocked()
-	c.setSessionLocked(s.clone())
-	return c.saveLateLocked(prev)
-}
-
-func (c *Context) setSessionLocked(s *Session) {
-	if s.empty() {
-		s = nil
-	}
-	c.sess.data = s
-	c.sess.dirty = true
-	c.claims, c.claimsFor = nil, ""
-}
-
-// lateChangeLocked reports whether a session change made now can still be
-// saved: ErrResponseCommitted when the response headers were written and the
-// change could only reach the browser in a new cookie. In store mode a
-// session that keeps its store id can still be changed: saveLateLocked
-// writes the entry at once. The caller holds c.mu and has loaded the
-// session.
-func (c *Context) lateChangeLocked() error {
-	if !c.committed {
-		return nil
-	}
-	st := &c.sess
-	switch {
-	case c.frozen || c.m.s.store == nil:
-		return ErrResponseCommitted
-	case st.storeErr != nil:
-		return fmt.Errorf("%w: %w", ErrResponseCommitted, st.storeErr)
-	case st.id == "" || st.regenerate || !st.hadValid:
-		return ErrResponseCommitted // a new session needs a new cookie
-	}
-	return nil
-}
-
-// lateSnapshotLocked returns what saveLateLocked puts back when a late
-// store write fails: a copy of the session before the change, or nil when
-// the response is not committed yet (nothing to put back).
-func (c *Context) lateSnapshotLocked() *lateSnapshot {
-	if !c.committed {
-		return nil
-	}
-	return &lateSnapshot{data: c.sess.data.clone(), dirty: c.sess.dirty}
-}
-
-// lateSnapshot is the session state before a change made after the
-// response was committed.
-type lateSnapshot struct {
-	data  *Session
-	dirty bool
-}
-
-// saveLateLocked saves a change made after the response was committed
-// (lateChangeLocked allowed it) to the store at once. If that fails, the
-// session is put back as it was (prev) and the error is returned. Before
-// the response is committed (prev nil) it does nothing: the change is saved
-// with the response. The caller holds c.mu.
-func (c *Context) saveLateLocked(prev *lateSnapshot) error {
-	if prev == nil {
-		return nil
-	}
-	err := c.m.saveAfterCommit(c)
-	if err == nil {
-		return nil
-	}
-	c.m.s.logger.Warn("oidc: session change after the response not saved", "error", err.Error())
-	if !errors.Is(err, errSessionGone) {
-		c.sess.data, c.sess.dirty = prev.data, prev.dirty
-		c.claims, c.claimsFor = nil, ""
-	}
+	_, err := c.sess.change(func(*Session) (*Session, bool) { return next, true })
 	return err
 }

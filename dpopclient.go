@@ -102,12 +102,12 @@ func (c *Context) DPoPProof(method, rawURL string) (string, error) {
 	if !m.provider.DPoP() {
 		return "", dpopNotConfigured()
 	}
-	c.mu.Lock()
 	var at, typ string
-	if s := c.session(); s != nil && s.IDToken != "" {
-		at, typ = string(s.AccessToken), s.TokenType
-	}
-	c.mu.Unlock()
+	c.sess.read(func(s *Session) {
+		if s != nil && s.IDToken != "" {
+			at, typ = string(s.AccessToken), s.TokenType
+		}
+	})
 	switch {
 	case at == "":
 		return "", newError(http.StatusUnauthorized, "no_access_token", "The session has no access token.", ErrNoAccessToken)

@@ -91,7 +91,7 @@ var (
 	// subject than the ID token (it also wraps ErrUserInfo).
 	ErrUserInfoSubjectMismatch = provider.ErrUserInfoSubjectMismatch
 
-	// Back-channel logout (backchannel.go).
+	// Back-channel logout (backchannel*.go, logoutmarkers.go).
 
 	// ErrInvalidLogoutToken: a back-channel logout token failed validation.
 	ErrInvalidLogoutToken = errors.New("oidc: invalid logout token")

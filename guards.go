@@ -218,10 +218,8 @@ func claimGuard(check func(Claims) bool) func(http.Handler) http.Handler {
 			if c == nil {
 				return
 			}
-			c.mu.Lock()
-			claims := c.idTokenClaimsLocked()
+			claims := c.sess.idClaims() // immutable: read without the lock
 			ok := claims != nil && check(claims)
-			c.mu.Unlock()
 			switch {
 			case claims == nil:
 				c.m.requireLogin(w, r, c)

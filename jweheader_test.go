@@ -126,7 +126,7 @@ func TestSessionHeaderParsedOnce(t *testing.T) {
 	cookie := e.cookie(value)
 	serve := func(path string) func() {
 		return func() {
-			e.m.sessions = sessionCache{} // decrypt every time
+			*e.m.cookieCache() = sessionCache{} // decrypt every time
 			rec := e.get(path, cookie)
 			if len(rec.Result().Cookies()) != 1 {
 				t.Errorf("the session is re-issued: %v", rec.Result().Cookies())

@@ -54,13 +54,13 @@ func (c *Context) Logout(w http.ResponseWriter, r *http.Request, opts LogoutOpti
 		}
 	}
 	m.setSkipSilentLogin(w.Header())
-	c.mu.Lock()
 	idToken, refreshToken := "", ""
-	if s := c.session(); s != nil {
-		idToken, refreshToken = string(s.IDToken), string(s.RefreshToken)
-	}
-	c.setSessionLocked(nil)
-	c.mu.Unlock()
+	_, _ = c.sess.change(func(s *Session) (*Session, bool) { // before the response: cannot fail
+		if s != nil {
+			idToken, refreshToken = string(s.IDToken), string(s.RefreshToken)
+		}
+		return nil, true
+	})
 	w.Header().Set("Cache-Control", "no-store")
 
 	target := returnURL

@@ -1,7 +1,8 @@
 package oidc
 
-// Tests for the encrypted cookie session (session.go, cookies.go, writer.go
-// and the session half of context.go). Subtest names are the titles of
+// Tests for the encrypted cookie session (session.go, requestsession.go,
+// cookiebackend.go, sessionexpiry.go, cookies.go, writer.go and the
+// session half of context.go). Subtest names are the titles of
 // express-openid-connect's test/appSession.tests.js, or the ids of the
 // security catalog (shared/reference/security.md §8.6, §8.7).
 //
@@ -194,7 +195,7 @@ func (e *sessEnv) cookie(value string) string { return e.name() + "=" + value }
 func (e *sessEnv) hdr(iatAgo, uatAgo time.Duration) cookiecrypto.Header {
 	now := e.unix()
 	iat, uat := now-int64(iatAgo/time.Second), now-int64(uatAgo/time.Second)
-	return cookiecrypto.Header{IAT: iat, UAT: uat, EXP: e.m.expiry(iat, uat, &Session{})}
+	return cookiecrypto.Header{IAT: iat, UAT: uat, EXP: e.m.s.expiry(iat, uat, &Session{})}
 }
 
 // mint encrypts body (a JSON object) under the middleware's current key.

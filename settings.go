@@ -131,7 +131,7 @@ type settings struct {
 	tokenParams   map[string]string
 	getLoginState func(*http.Request, LoginOptions) (map[string]any, error)
 
-	bcl  *backchannelSettings // nil: back-channel logout off (backchannel.go)
+	bcl  *backchannelSettings // nil: back-channel logout off (backchannelconfig.go)
 	dpop *dpopSettings        // nil: DPoP off (dpop.go)
 }
 
@@ -254,7 +254,7 @@ func resolve(cfg Config) (*settings, error) {
 	cookieOK := s.resolveSessionCookie(v)
 	s.resolveTransactionCookie(v, cookieOK && flowOK)
 	routesOK := s.resolveRoutes(v)
-	s.resolveBackchannel(v, routesOK) // backchannel.go
+	s.resolveBackchannel(v, routesOK) // backchannelconfig.go
 	s.resolveHTTP(v)
 	s.resolveBehaviour(v)
 	if err := v.err(); err != nil {
@@ -504,7 +504,7 @@ func (s *settings) resolveSessionStore(v *validator) {
 	if s.requireSigned && !s.signStoreID {
 		v.fail("Session.RequireSignedSessionStoreCookie", "requires Session.SignSessionStoreCookie")
 	}
-	if s.store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie != nil || sc.RequireSignedSessionStoreCookie != nil) {
+	if sc.Store == nil && (sc.Genid != nil || sc.SignSessionStoreCookie != nil || sc.RequireSignedSessionStoreCookie != nil) {
 		s.logger.Warn("oidc: Session.Genid and Session.SignSessionStoreCookie only apply with Session.Store")
 	}
 	s.touch = sc.TouchInterval

@@ -73,6 +73,13 @@ func getEntry(ctx context.Context, store Store, key string) (*storeEntry, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	}
+	return decodeEntry(b, key)
+}
+
+// decodeEntry decodes the bytes a store returned for key: nil when there
+// are none, and an error wrapping ErrStoreUnavailable when they are not an
+// entry for key.
+func decodeEntry(b []byte, key string) (*storeEntry, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}

@@ -354,7 +354,7 @@ func TestStoreSignedCookie(t *testing.T) {
 			BaseURL: "https://app.example", ClientID: "c", LookupEnv: func(string) (string, bool) { return "", false },
 			Session: SessionConfig{Store: newSTFakeStore()}})
 		require.NoError(t, err)
-		id, unsigned, ok := m.storeID("0123abcd.Dwuz-2ltoiBuaxyHi8urRIjcMCRiAiUPrywavWkNfms")
+		id, unsigned, ok := m.backend.(*storeBackend).storeID("0123abcd.Dwuz-2ltoiBuaxyHi8urRIjcMCRiAiUPrywavWkNfms")
 		assert.True(t, ok)
 		assert.False(t, unsigned)
 		assert.Equal(t, "0123abcd", id)

@@ -61,3 +61,7 @@ func TestSessionCookiesTestKit(t *testing.T) {
 	_, err := oidctest.SessionCookies(oidctest.SessionOptions{})
 	assert.Error(t, err)
 }
+
+// cookieCache returns the decrypted-session cache of a cookie-mode
+// middleware.
+func (m *Middleware) cookieCache() *sessionCache { return &m.backend.(*cookieBackend).cache }

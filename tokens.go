@@ -56,17 +56,17 @@ func (c *Context) AccessToken() *AccessToken {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.accessTokenLocked()
+	var tok *AccessToken
+	c.sess.read(func(s *Session) { tok = c.m.accessToken(s) })
+	return tok
 }
 
-func (c *Context) accessTokenLocked() *AccessToken {
-	s := c.session()
+// accessToken returns the AccessToken of session s, or nil.
+func (m *Middleware) accessToken(s *Session) *AccessToken {
 	if s == nil || s.IDToken == "" || s.AccessToken == "" || s.TokenType == "" || s.ExpiresAt == 0 {
 		return nil
 	}
-	now := c.m.s.now
+	now := m.s.now
 	left := max(s.ExpiresAt-now().Unix(), 0)
 	return &AccessToken{
 		Token:     s.AccessToken,
@@ -83,12 +83,13 @@ func (c *Context) RefreshToken() string {
 	if c == nil {
 		return ""
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s := c.session(); s != nil && s.IDToken != "" {
-		return string(s.RefreshToken)
-	}
-	return ""
+	var rt string
+	c.sess.read(func(s *Session) {
+		if s != nil && s.IDToken != "" {
+			rt = string(s.RefreshToken)
+		}
+	})
+	return rt
 }
 
 // RefreshOptions are the options of Context.Refresh.
@@ -198,12 +199,9 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 		return nil, noMiddlewareError()
 	}
 	m := c.m
-	c.mu.Lock()
-	s := c.session()
-	if err := c.lateChangeLocked(); err != nil {
+	if err := c.sess.changeable(); err != nil {
 		// Decided before the provider is called: a refresh whose result
 		// cannot be saved must not rotate the refresh token.
-		c.mu.Unlock()
 		return nil, committedError(err)
 	}
 	var (
@@ -211,10 +209,11 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 		sessExp  int64
 		curToken string
 	)
-	if s != nil && s.IDToken != "" {
-		rt, at, sessExp, curToken = string(s.RefreshToken), string(s.AccessToken), s.SessionExpiresAt, string(s.IDToken)
-	}
-	c.mu.Unlock()
+	c.sess.read(func(s *Session) {
+		if s != nil && s.IDToken != "" {
+			rt, at, sessExp, curToken = string(s.RefreshToken), string(s.AccessToken), s.SessionExpiresAt, string(s.IDToken)
+		}
+	})
 	if sessExp != 0 && m.s.now().Unix() >= sessExp-sessionExpiryLeeway {
 		return nil, newError(http.StatusUnauthorized, "session_expired", "The upstream IdP session has expired.", ErrSessionExpired)
 	}
@@ -263,52 +262,29 @@ func committedError(err error) *Error {
 		"The session cannot be refreshed after the response headers were written.", err)
 }
 
-// persistRefreshLocked saves a refreshed session to the store at once (store
-// mode), so that other instances see the rotated refresh token before their
-// own refresh attempts fail. After the response headers were written this
-// is the only save, and its failure is returned (with the session put back
-// as prev); before, the response saves it again. The caller holds c.mu.
-func (c *Context) persistRefreshLocked(prev *lateSnapshot) error {
-	if prev != nil {
-		return c.saveLateLocked(prev)
-	}
-	if c.m.s.store == nil {
-		return nil
-	}
-	if err := c.m.saveSession(c); err != nil {
-		c.m.s.logger.Warn("oidc: refreshed session not saved yet", "error", err.Error())
-	}
-	return nil
-}
-
 // adoptStoredRefresh re-reads the session from the store after invalid_grant
 // and adopts tokens that another instance obtained with the same refresh
 // token. It waits up to storeRefreshWait for them to appear.
 func (c *Context) adoptStoredRefresh(ctx context.Context, rt string) (*AccessToken, bool) {
-	m := c.m
-	c.mu.Lock()
-	id := c.sess.id
-	c.mu.Unlock()
-	if m.s.store == nil || id == "" {
-		return nil, false
-	}
 	deadline := time.Now().Add(storeRefreshWait)
 	for {
-		entry, err := m.storeGet(ctx, id)
-		if err != nil || entry == nil {
+		stored, ok := c.sess.stored(ctx)
+		if !ok {
 			return nil, false
 		}
-		if stored, err := unmarshalSession(entry.Data); err == nil && stored.RefreshToken != "" &&
-			string(stored.RefreshToken) != rt && stored.AccessToken != "" {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			cur := c.session()
-			if cur == nil || string(cur.RefreshToken) != rt || stored.IDToken == "" {
-				return nil, false
+		if stored != nil && stored.RefreshToken != "" && string(stored.RefreshToken) != rt && stored.AccessToken != "" {
+			var tok *AccessToken
+			adopted, _ := c.sess.change(func(cur *Session) (*Session, bool) {
+				if cur == nil || string(cur.RefreshToken) != rt || stored.IDToken == "" {
+					return cur, false
+				}
+				tok = c.m.accessToken(stored)
+				return stored, true
+			})
+			if adopted {
+				c.m.s.logger.Info("oidc: refresh token already rotated by another instance; adopted its tokens")
 			}
-			c.setSessionLocked(stored)
-			m.s.logger.Info("oidc: refresh token already rotated by another instance; adopted its tokens")
-			return c.accessTokenLocked(), true
+			return tok, adopted
 		}
 		if time.Now().After(deadline) {
 			return nil, false
@@ -324,85 +300,80 @@ func (c *Context) adoptStoredRefresh(ctx context.Context, rt string) (*AccessTok
 // dropTokens removes the API tokens from the session after invalid_grant,
 // unless the session has moved on to another refresh token meanwhile.
 func (c *Context) dropTokens(rt string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if s == nil || string(s.RefreshToken) != rt || c.lateChangeLocked() != nil {
-		return
+	dropped, _ := c.sess.change(func(s *Session) (*Session, bool) {
+		if s == nil || string(s.RefreshToken) != rt {
+			return s, false
+		}
+		ns := s.clone()
+		ns.AccessToken, ns.RefreshToken, ns.TokenType, ns.ExpiresAt = "", "", "", 0
+		return ns, true
+	})
+	if dropped {
+		c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); API tokens removed from the session")
 	}
-	prev := c.lateSnapshotLocked()
-	ns := s.clone()
-	ns.AccessToken, ns.RefreshToken, ns.TokenType, ns.ExpiresAt = "", "", "", 0
-	c.setSessionLocked(ns)
-	if c.saveLateLocked(prev) != nil {
-		return
-	}
-	c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); API tokens removed from the session")
 }
 
 // endSession ends the session after invalid_grant (the grant behind the
 // login is gone), unless the session has moved on to another refresh token
-// meanwhile. In store mode the entry is destroyed at once, so that the
-// session's other requests and instances see the logout too.
+// meanwhile. A shared session (store mode) is destroyed at once, so that
+// the session's other requests and instances see the logout too.
 func (c *Context) endSession(rt string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if s == nil || string(s.RefreshToken) != rt || c.lateChangeLocked() != nil {
-		return
-	}
-	prev := c.lateSnapshotLocked()
-	c.setSessionLocked(nil)
-	if prev != nil {
-		if c.saveLateLocked(prev) != nil {
-			return
+	ended, _ := c.sess.changeShared(func(s *Session) (*Session, bool) {
+		if s == nil || string(s.RefreshToken) != rt {
+			return s, false
 		}
-	} else if c.m.s.store != nil {
-		if err := c.m.saveSession(c); err != nil {
-			c.m.s.logger.Warn("oidc: ended session not destroyed yet", "error", err.Error())
-		}
+		return nil, true
+	})
+	if ended {
+		c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); session ended")
 	}
-	c.m.s.logger.Info("oidc: refresh token refused (invalid_grant); session ended")
 }
 
-// applyRefresh writes a refresh result into the request's session and, in
-// store mode, saves it at once.
+// applyRefresh writes a refresh result into the request's session; a
+// shared session (store mode) is saved at once, so that other instances
+// see the rotated refresh token before their own refresh attempts fail.
 func (c *Context) applyRefresh(res *refreshResult) (*AccessToken, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if s == nil || s.IDToken == "" {
-		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session ended during the refresh.", ErrNoRefreshToken)
-	}
-	if res.idClaims != nil {
-		cur := c.idTokenClaimsLocked()
-		if msg := sameIdentity(cur, res.idClaims); msg != "" {
-			return nil, tokenError(http.StatusBadGateway, "invalid_id_token", msg, ErrInvalidIDToken)
+	cur := c.sess.idClaims()
+	var (
+		tok    *AccessToken
+		failed error
+	)
+	_, err := c.sess.changeShared(func(s *Session) (*Session, bool) {
+		if s == nil || s.IDToken == "" {
+			failed = newError(http.StatusUnauthorized, "no_refresh_token", "The session ended during the refresh.", ErrNoRefreshToken)
+			return s, false
 		}
-	}
-	if err := c.lateChangeLocked(); err != nil {
-		// The response was written while the provider answered.
-		return nil, committedError(err)
-	}
-	prev := c.lateSnapshotLocked()
-	ns := s.clone()
-	ns.AccessToken = Secret(res.accessToken)
-	ns.TokenType = res.tokenType
-	if res.refreshToken != "" {
-		ns.RefreshToken = Secret(res.refreshToken)
-	}
-	if res.idToken != "" {
-		ns.IDToken = Secret(res.idToken)
-	}
-	ns.ExpiresAt = 0
-	if res.hasExpiry {
-		ns.ExpiresAt = res.receivedAt.Unix() + res.expiresIn
-	}
-	c.setSessionLocked(ns)
-	if err := c.persistRefreshLocked(prev); err != nil {
+		if res.idClaims != nil {
+			if msg := sameIdentity(cur, res.idClaims); msg != "" {
+				failed = tokenError(http.StatusBadGateway, "invalid_id_token", msg, ErrInvalidIDToken)
+				return s, false
+			}
+		}
+		ns := s.clone()
+		ns.AccessToken = Secret(res.accessToken)
+		ns.TokenType = res.tokenType
+		if res.refreshToken != "" {
+			ns.RefreshToken = Secret(res.refreshToken)
+		}
+		if res.idToken != "" {
+			ns.IDToken = Secret(res.idToken)
+		}
+		ns.ExpiresAt = 0
+		if res.hasExpiry {
+			ns.ExpiresAt = res.receivedAt.Unix() + res.expiresIn
+		}
+		tok = c.m.accessToken(ns)
+		return ns, true
+	})
+	switch {
+	case failed != nil:
+		return nil, failed
+	case err != nil:
+		// The response was written while the provider answered, or the
+		// late save failed.
 		return nil, refreshSaveError(err)
 	}
-	return c.accessTokenLocked(), nil
+	return tok, nil
 }
 
 // refreshSaveError is Refresh's error when a refreshed session could not be

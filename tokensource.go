@@ -92,16 +92,16 @@ func errNoAccessToken() error {
 // oauth2Token returns the session's access token, or nil when the request
 // has no logged-in session with an access token and its type.
 func (c *Context) oauth2Token() *oauth2.Token {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.session()
-	if s == nil || s.IDToken == "" || s.AccessToken == "" || s.TokenType == "" {
-		return nil
-	}
-	tok := &oauth2.Token{AccessToken: string(s.AccessToken), TokenType: tokenTypeName(s.TokenType)}
-	if s.ExpiresAt != 0 {
-		tok.Expiry = time.Unix(s.ExpiresAt, 0)
-	}
+	var tok *oauth2.Token
+	c.sess.read(func(s *Session) {
+		if s == nil || s.IDToken == "" || s.AccessToken == "" || s.TokenType == "" {
+			return
+		}
+		tok = &oauth2.Token{AccessToken: string(s.AccessToken), TokenType: tokenTypeName(s.TokenType)}
+		if s.ExpiresAt != 0 {
+			tok.Expiry = time.Unix(s.ExpiresAt, 0)
+		}
+	})
 	return tok
 }
 

@@ -41,13 +41,13 @@ func (c *Context) FetchUserInfo(ctx context.Context) (Claims, error) {
 		return nil, noMiddlewareError()
 	}
 	m := c.m
-	c.mu.Lock()
-	var at, typ, sub string
-	if s := c.session(); s != nil && s.IDToken != "" {
-		at, typ = string(s.AccessToken), s.TokenType
-		sub = c.idTokenClaimsLocked().String("sub")
-	}
-	c.mu.Unlock()
+	var at, typ string
+	c.sess.read(func(s *Session) {
+		if s != nil && s.IDToken != "" {
+			at, typ = string(s.AccessToken), s.TokenType
+		}
+	})
+	sub := c.sess.idClaims().String("sub")
 	if at == "" || sub == "" {
 		return nil, newError(http.StatusUnauthorized, "no_access_token",
 			"An access token is required to fetch user info but none was found in the session.", ErrNoAccessToken)

@@ -87,6 +87,9 @@ type Store struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
+	// direct: the client applies context deadlines to socket I/O
+	// (ContextTimeoutEnabled), so calls need no goroutine of their own.
+	direct bool
 }
 
 var _ oidc.Store = (*Store)(nil)
@@ -98,7 +101,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if client == nil {
 		panic("redisstore: New: nil client")
 	}
-	s := &Store{client: client, prefix: opts.Prefix, timeout: opts.Timeout}
+	s := &Store{client: client, prefix: opts.Prefix, timeout: opts.Timeout, direct: contextTimeoutEnabled(client)}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
@@ -115,7 +118,7 @@ func (s *Store) Get(ctx context.Context, id string) ([]byte, error) {
 	if id == "" {
 		return nil, errors.New("redisstore: get: empty id")
 	}
-	b, err := bounded(ctx, s.timeout, func(ctx context.Context) ([]byte, error) {
+	b, err := bounded(ctx, s.timeout, s.direct, func(ctx context.Context) ([]byte, error) {
 		return s.client.Get(ctx, s.prefix+id).Bytes()
 	})
 	if errors.Is(err, redis.Nil) {
@@ -145,7 +148,7 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expiry time.Tim
 		}
 		return nil
 	}
-	_, err := bounded(ctx, s.timeout, func(ctx context.Context) (string, error) {
+	_, err := bounded(ctx, s.timeout, s.direct, func(ctx context.Context) (string, error) {
 		return s.client.Set(ctx, s.prefix+id, data, ttl).Result()
 	})
 	if err != nil {
@@ -165,7 +168,7 @@ func (s *Store) Update(ctx context.Context, id string, data []byte, expiry time.
 	if !ok {
 		return false, s.del(ctx, id)
 	}
-	res, err := bounded(ctx, s.timeout, func(ctx context.Context) (string, error) {
+	res, err := bounded(ctx, s.timeout, s.direct, func(ctx context.Context) (string, error) {
 		return s.client.SetArgs(ctx, s.prefix+id, data, redis.SetArgs{Mode: "XX", TTL: ttl}).Result()
 	})
 	if errors.Is(err, redis.Nil) {
@@ -203,7 +206,7 @@ func redisTTL(expiry time.Time) (time.Duration, bool) {
 
 // del deletes the key of id.
 func (s *Store) del(ctx context.Context, id string) error {
-	_, err := bounded(ctx, s.timeout, func(ctx context.Context) (int64, error) {
+	_, err := bounded(ctx, s.timeout, s.direct, func(ctx context.Context) (int64, error) {
 		return s.client.Del(ctx, s.prefix+id).Result()
 	})
 	return err
@@ -215,18 +218,37 @@ type result[T any] struct {
 	err error
 }
 
+// contextTimeoutEnabled reports whether client is a go-redis client that
+// applies context deadlines to socket I/O (ContextTimeoutEnabled); other
+// UniversalClient implementations do not reveal it.
+func contextTimeoutEnabled(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
 // bounded runs fn with a context that expires after timeout, and returns
 // when fn does or when that context is done, whichever comes first. go-redis
 // does not apply context deadlines to socket I/O unless the client has
-// ContextTimeoutEnabled, which a UniversalClient does not reveal, so fn runs
-// in its own goroutine; after a timeout it finishes in the background, within
-// the client's own read and write timeouts.
-func bounded[T any](ctx context.Context, timeout time.Duration, fn func(context.Context) (T, error)) (T, error) {
+// ContextTimeoutEnabled, so without it (direct false) fn runs in its own
+// goroutine; after a timeout it finishes in the background, within the
+// client's own read and write timeouts. With it (direct), fn runs in the
+// caller's goroutine and the client itself stops at the deadline.
+func bounded[T any](ctx context.Context, timeout time.Duration, direct bool, fn func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
 		var zero T
 		return zero, err
+	}
+	if direct {
+		return fn(ctx)
 	}
 	done := make(chan result[T], 1)
 	go func() {

@@ -6,6 +6,7 @@ package chunk
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -53,70 +54,110 @@ type Result struct {
 // clearing; it is filled even when Found is false. Read does not allocate
 // for an unchunked cookie beyond the Names slice.
 func Read(cookies []*http.Cookie, name string) Result {
-	var (
-		res       Result
-		unchunked string
-		haveWhole bool
-		parts     [MaxChunks]string
-		seen      uint32 // bit i set: parts[i] filled
-		maxIndex  = -1
-		bad       bool // an unusable chunk index was present
-		extra     nameSet
-	)
+	rd := reader{name: name}
 	for _, c := range cookies {
-		if c == nil {
-			continue
+		if c != nil {
+			rd.add(c.Name, c.Value)
 		}
-		if c.Name == name {
-			if !haveWhole {
-				haveWhole = true
-				unchunked = c.Value
-				res.Names = append(res.Names, name)
-			}
-			continue
-		}
-		suffix, ok := chunkSuffix(c.Name, name)
-		if !ok {
-			continue
-		}
-		idx, canonical := parseIndex(suffix)
-		if !canonical {
-			bad = true
-			if extra.add(c.Name) {
-				res.Names = append(res.Names, c.Name)
-			}
-			continue
-		}
-		if seen&(1<<idx) != 0 {
-			continue // duplicate: first occurrence wins
-		}
-		seen |= 1 << idx
-		parts[idx] = c.Value
-		maxIndex = max(maxIndex, idx)
-		res.Names = append(res.Names, c.Name)
 	}
+	return rd.result()
+}
 
-	if haveWhole {
-		res.Value, res.Found = unchunked, true
-		return res
+// reader applies Read's rules to the cookies given to add, in request
+// order.
+type reader struct {
+	name      string
+	res       Result
+	unchunked string
+	haveWhole bool
+	parts     [MaxChunks]string
+	seen      uint32 // bit i set: parts[i] filled
+	maxIndex  int    // the highest index seen, plus one (0: none)
+	bad       bool   // an unusable chunk index was present
+	extra     nameSet
+}
+
+// add records one request cookie; cookies of other names are ignored.
+func (rd *reader) add(cookieName, value string) {
+	if cookieName == rd.name {
+		if !rd.haveWhole {
+			rd.haveWhole = true
+			rd.unchunked = value
+			rd.res.Names = append(rd.res.Names, rd.name)
+		}
+		return
 	}
-	if bad || maxIndex < 0 || seen != (uint32(1)<<(maxIndex+1))-1 {
-		return res // refused, absent, or a gap
+	suffix, ok := chunkSuffix(cookieName, rd.name)
+	if !ok {
+		return
 	}
-	total := 0
-	for _, p := range parts[:maxIndex+1] {
-		total += len(p)
+	idx, canonical := parseIndex(suffix)
+	if !canonical {
+		rd.bad = true
+		if rd.extra.add(cookieName) {
+			rd.res.Names = append(rd.res.Names, cookieName)
+		}
+		return
 	}
-	if total > MaxBytes {
+	if rd.seen&(1<<idx) != 0 {
+		return // duplicate: first occurrence wins
+	}
+	rd.seen |= 1 << idx
+	rd.parts[idx] = value
+	rd.maxIndex = max(rd.maxIndex, idx+1)
+	rd.res.Names = append(rd.res.Names, cookieName)
+}
+
+// result returns the reassembled value.
+func (rd *reader) result() Result {
+	res, n, total := rd.usable()
+	if n == 0 {
 		return res
 	}
 	var sb strings.Builder
 	sb.Grow(total)
-	for _, p := range parts[:maxIndex+1] {
+	for _, p := range rd.parts[:n] {
 		sb.WriteString(p)
 	}
-	res.Value, res.Found = sb.String(), true
+	res.Value = sb.String()
 	return res
+}
+
+// resultTo is result with a chunked value joined into buf (from its start)
+// and returned as joined, res.Value left empty.
+func (rd *reader) resultTo(buf []byte) (res Result, joined []byte) {
+	res, n, total := rd.usable()
+	if n == 0 {
+		return res, nil
+	}
+	joined = slices.Grow(buf[:0], total)
+	for _, p := range rd.parts[:n] {
+		joined = append(joined, p...)
+	}
+	return res, joined
+}
+
+// usable applies the reading rules: res is final for an unchunked or
+// unusable value (n == 0); otherwise the first n parts, total bytes long,
+// make the value (res.Found is set, res.Value left to the caller).
+func (rd *reader) usable() (res Result, n, total int) {
+	res = rd.res
+	if rd.haveWhole {
+		res.Value, res.Found = rd.unchunked, true
+		return res, 0, 0
+	}
+	n = rd.maxIndex
+	if rd.bad || n == 0 || rd.seen != (uint32(1)<<n)-1 {
+		return res, 0, 0 // refused, absent, or a gap
+	}
+	for _, p := range rd.parts[:n] {
+		total += len(p)
+	}
+	if total > MaxBytes {
+		return res, 0, 0
+	}
+	res.Found = true
+	return res, n, total
 }
 
 // chunkSuffix returns the part after "name." when cookieName is
@@ -196,6 +237,16 @@ func Split(value string, size int) []string {
 		value = value[size:]
 	}
 	return append(out, value)
+}
+
+// Index returns i when cookieName is the canonical name of chunk i of the
+// cookie name (name.0 … name.19), and false otherwise.
+func Index(cookieName, name string) (int, bool) {
+	suffix, ok := chunkSuffix(cookieName, name)
+	if !ok {
+		return 0, false
+	}
+	return parseIndex(suffix)
 }
 
 // ChunkName returns name + "." + strconv.Itoa(i).

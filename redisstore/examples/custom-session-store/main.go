@@ -68,5 +68,11 @@ func main() {
 		fmt.Fprintf(w, "<p>hello %s — visit %d, counted in the session store</p><p><a href=\"/logout\">Log out</a></p>",
 			html.EscapeString(c.User().String("sub")), int(n+1))
 	})
+	// A page that only reads the session: one store read per request, and
+	// no write until Session.TouchInterval is due.
+	mux.HandleFunc("GET /profile", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<p>signed in as %s</p>", html.EscapeString(oidc.FromRequest(r).User().String("sub")))
+	})
 	log.Fatal(http.ListenAndServe(env.Addr, auth(mux)))
 }
