@@ -18,7 +18,7 @@ type Session struct {
 	IDToken      Secret
 	AccessToken  Secret
 	RefreshToken Secret
-	// TokenType is the access token's type, normalised to "Bearer".
+	// TokenType is the access token's type: "Bearer" or "DPoP".
 	TokenType string
 	// ExpiresAt is when the access token expires, in Unix seconds (0: unknown).
 	ExpiresAt int64
