@@ -70,25 +70,10 @@ func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	return signer, nil
 }
 
-// publicKeyOf returns key's public key, or an error for nil or broken
-// signers (a typed nil pointer, for example).
-func publicKeyOf(key crypto.Signer) (pub crypto.PublicKey, err error) {
-	defer func() {
-		if recover() != nil {
-			pub, err = nil, errors.New("the key has no public key")
-		}
-	}()
-	pub = key.Public()
-	if pub == nil {
-		return nil, errors.New("the key has no public key")
-	}
-	return pub, nil
-}
-
 // signingAlgsFor returns the JWS algorithms key can sign with, the default
 // first.
 func signingAlgsFor(key crypto.Signer) ([]string, error) {
-	pub, err := publicKeyOf(key)
+	pub, err := provider.PublicKey(key)
 	if err != nil {
 		return nil, err
 	}

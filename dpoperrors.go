@@ -2,7 +2,7 @@ package oidc
 
 import (
 	"errors"
-	"strings"
+	"fmt"
 
 	"github.com/openidconnect-go/oidc/internal/provider"
 )
@@ -39,14 +39,14 @@ type DPoPAlgorithmError struct {
 	err error // the error it was converted from, with its sentinels
 }
 
-// Error names both lists.
+// Error names both lists. The message is the one of the internal error
+// the type was converted from, which names the same fields.
 func (e *DPoPAlgorithmError) Error() string {
-	if e.Configured != "" {
-		return "oidc: DPoPConfig.Alg " + e.Configured + " is not among the provider's dpop_signing_alg_values_supported (" +
-			strings.Join(e.Provider, ", ") + ")"
+	var ae *provider.DPoPAlgError
+	if errors.As(e.err, &ae) {
+		return ae.Error()
 	}
-	return "oidc: no DPoP algorithm fits both the key (" + strings.Join(e.Key, ", ") +
-		") and the provider's dpop_signing_alg_values_supported (" + strings.Join(e.Provider, ", ") + ")"
+	return fmt.Sprintf("oidc: no usable DPoP algorithm (configured %q, key %v, provider %v)", e.Configured, e.Key, e.Provider)
 }
 
 // Unwrap returns the sentinels of the failed request (ErrTokenExchange,

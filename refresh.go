@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Refresh de-duplication (security.md §6.1, catalog REF-02 and REF-08).
+// Refresh de-duplication (docs/security.md, REF-02 and REF-08).
 const (
 	// refreshAdoptWindow is how long a finished refresh is remembered, so
 	// that requests still carrying the old cookie adopt its result instead

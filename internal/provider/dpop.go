@@ -68,7 +68,7 @@ func NewDPoPKey(key crypto.Signer) (*DPoPKey, error) {
 	if key == nil {
 		return nil, errors.New("no key")
 	}
-	pub, err := publicKey(key)
+	pub, err := PublicKey(key)
 	if err != nil {
 		return nil, err
 	}
@@ -144,9 +144,10 @@ func (k *DPoPKey) Algs() []string { return slices.Clone(k.algs) }
 // CanSign reports whether the key can sign proofs with alg.
 func (k *DPoPKey) CanSign(alg string) bool { return slices.Contains(k.algs, alg) }
 
-// publicKey returns key's public key, or an error for broken signers (a
-// typed nil pointer, for example).
-func publicKey(key crypto.Signer) (pub crypto.PublicKey, err error) {
+// PublicKey returns key's public key, or an error for broken signers (a
+// typed nil pointer, for example): the one check of every configured
+// signing key, DPoP's and the client-authentication keys.
+func PublicKey(key crypto.Signer) (pub crypto.PublicKey, err error) {
 	defer func() {
 		if recover() != nil {
 			pub, err = nil, errors.New("the key has no public key")

@@ -298,7 +298,7 @@ func TestChooseDPoPAlg(t *testing.T) {
 		{"the first of the provider's the key can sign", rsaKey, "", `["ES256","RS256","PS256"]`, "RS256", ""},
 		{"the configured one, offered", rsaKey, "PS256", `["RS256","PS256"]`, "PS256", ""},
 		{"the configured one, not offered", rsaKey, "PS256", `["RS256","ES256"]`, "",
-			"the DPoP algorithm PS256 is not among the provider's dpop_signing_alg_values_supported (RS256, ES256)"},
+			"DPoPConfig.Alg PS256 is not among the provider's dpop_signing_alg_values_supported (RS256, ES256)"},
 		{"nothing fits", ecKey, "", `["PS256","RS256"]`, "",
 			"no DPoP algorithm fits both the key (ES256) and the provider's dpop_signing_alg_values_supported (PS256, RS256)"},
 		{"malformed list: not advertised", ecKey, "", `"ES256"`, "ES256", ""},

@@ -37,7 +37,7 @@ type DPoPAlgError struct {
 // Error names both lists.
 func (e *DPoPAlgError) Error() string {
 	if e.Configured != "" {
-		return "oidc: the DPoP algorithm " + e.Configured + " is not among the provider's dpop_signing_alg_values_supported (" +
+		return "oidc: DPoPConfig.Alg " + e.Configured + " is not among the provider's dpop_signing_alg_values_supported (" +
 			strings.Join(e.Provider, ", ") + ")"
 	}
 	return "oidc: no DPoP algorithm fits both the key (" + strings.Join(e.Key, ", ") +
