@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/openidconnect-go/oidc/internal/safeurl"
 )
 
 var errNotHTTPURI = errors.New("not an absolute http(s) URI")
@@ -34,7 +36,7 @@ func normalizeHTU(raw string) (string, error) {
 	if port != "" && !(scheme == "http" && port == "80") && !(scheme == "https" && port == "443") {
 		host = net.JoinHostPort(strings.Trim(host, "[]"), port)
 	}
-	path := removeDotSegments(normalizePercent(u.EscapedPath()))
+	path := safeurl.RemoveDotSegments(normalizePercent(u.EscapedPath()))
 	if path == "" {
 		path = "/"
 	}
@@ -78,29 +80,4 @@ func unhex(c byte) byte {
 func isUnreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-// removeDotSegments is the algorithm of RFC 3986 §5.2.4.
-func removeDotSegments(in string) string {
-	var out []string
-	segs := strings.Split(in, "/")
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch s {
-		case ".":
-			if last {
-				out = append(out, "")
-			}
-		case "..":
-			if len(out) > 1 {
-				out = out[:len(out)-1]
-			}
-			if last {
-				out = append(out, "")
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, "/")
 }

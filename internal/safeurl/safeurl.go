@@ -71,7 +71,7 @@ func Resolve(base *url.URL, candidate string) (string, bool) {
 	// Browsers also treat "%2e" as a dot in dot segments; Go does not. Apply
 	// the browser's rule so that the emitted path is what the browser will
 	// request.
-	escPath := removeDotSegments(out.EscapedPath())
+	escPath := RemoveDotSegments(out.EscapedPath())
 	if strings.HasPrefix(escPath, "//") {
 		// "/.//evil.com" or "/%2e%2e//evil.com" resolve to the path
 		// "//evil.com". That is still on our origin, but such a path becomes
@@ -193,10 +193,10 @@ func sameAuthority(base, u *url.URL, raw string) bool {
 	return effectivePort(scheme, u.Port()) == effectivePort(scheme, base.Port())
 }
 
-// removeDotSegments removes "." and ".." segments from an escaped absolute
-// path the way the WHATWG URL parser does, which also recognises "%2e" (any
+// RemoveDotSegments removes "." and ".." segments from an escaped absolute
+// path (RFC 3986 §5.2.4) the way the WHATWG URL parser does, which also recognises "%2e" (any
 // case) as a dot: ".%2e", "%2e." and "%2e%2e" are double-dot segments.
-func removeDotSegments(p string) string {
+func RemoveDotSegments(p string) string {
 	if !strings.HasPrefix(p, "/") {
 		return p
 	}

@@ -46,7 +46,7 @@ func locationProblem(base *url.URL, loc string) string {
 	if strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
 		return "location is protocol-relative"
 	}
-	if u, err := url.Parse(loc); err != nil || strings.HasPrefix(removeDotSegments(u.EscapedPath()), "//") {
+	if u, err := url.Parse(loc); err != nil || strings.HasPrefix(RemoveDotSegments(u.EscapedPath()), "//") {
 		return "location does not parse or its path starts with //"
 	}
 	got, ok := browserResolve(base, loc)
