@@ -2,7 +2,7 @@ package oidc
 
 // Tests for resolve (settings.go): environment fallbacks, defaults and
 // validation. The t.Run names mirror the titles of express-openid-connect's
-// test/config.tests.js (reference §8), with a "/detail" suffix where one title
+// test/config.tests.js (docs/express-tests.md), with a "/detail" suffix where one title
 // is split into several Go cases, and plain descriptions for the Go-specific
 // cases (security.md SESS-01, SESS-02, IDT-07 and the Go API's own rules).
 //

@@ -19,8 +19,8 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// Discovery, caching and outage tests (express §11.1, security.md §6.2,
-// catalog DISC-01, DISC-02, REL-01).
+// Discovery, caching and outage tests (docs/security.md, "Discovery, JWKS,
+// headers and outages": catalog DISC-01, DISC-02, REL-01).
 
 // discErrors records what Config.ErrorHandler receives and renders it with
 // the default handler.

@@ -17,7 +17,8 @@ import (
 )
 
 // Logout tests: the titles of express-openid-connect's test/logout.tests.js
-// that apply, plus RPL-01..RPL-03 (security.md §8.5). TestLogout in
+// that apply, plus RPL-01..RPL-03 (docs/security.md, "RP-initiated
+// logout"). TestLogout in
 // flow_test.go has the basic cases.
 
 const loClearSuffix = "=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; SameSite=Lax"

@@ -22,8 +22,9 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// Open-redirect tests (security.md §3.4, catalog RED-01..RED-07, HDR-01,
-// HDR-06), end to end through the middleware and the oidctest provider.
+// Open-redirect tests (docs/security.md, "Redirects": catalog RED-01..RED-07,
+// HDR-01, HDR-06), end to end through the middleware and the oidctest
+// provider.
 
 // rdRaw writes one raw HTTP/1.1 request to the app over TLS, so that request
 // targets Go's client would clean or escape ("//evil.com", "/\evil.com")
@@ -120,7 +121,8 @@ func rdSplitScheme(s string) (string, string, bool) {
 }
 
 // rdBrowserOrigin approximates where a browser on a page of base navigates
-// for Location loc (the oracle of security.md §3.4): TAB/CR/LF removed,
+// for Location loc (the oracle described in docs/security.md, "How the ids
+// are used"): TAB/CR/LF removed,
 // C0 and spaces trimmed, '\' read as '/', a special scheme other than the
 // page's always followed by an authority, "//" starting an authority.
 func rdBrowserOrigin(base *url.URL, loc string) (string, bool) {

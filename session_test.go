@@ -4,7 +4,7 @@ package oidc
 // cookiebackend.go, sessionexpiry.go, cookies.go, writer.go and the
 // session half of context.go). Subtest names are the titles of
 // express-openid-connect's test/appSession.tests.js, or the ids of the
-// security catalog (shared/reference/security.md §8.6, §8.7).
+// security catalog (the SESS and JOSE tables of docs/security.md).
 //
 // Most tests drive m.Handler with httptest.NewRecorder and cookies minted
 // with the middleware's own keyring: reading a session never contacts the
@@ -784,7 +784,7 @@ func TestSessionChunking(t *testing.T) {
 		set, cleared := sessParse(t, rec)
 		assert.Equal(t, sessChunkNames("appSession", 2), sessSetNames(set))
 		assert.Equal(t, []string{"appSession.2", "appSession.3"}, cleared,
-			"express leaves these behind and then loses the session (reference §3.5)")
+			"express leaves these behind and then loses the session")
 		jar.apply(t, rec)
 		v, _ := e.view(jar.header())
 		assert.Equal(t, "alice", v.Sub)
@@ -1723,11 +1723,12 @@ func TestSessionSizeCap(t *testing.T) {
 
 func TestSessionExpressVectors(t *testing.T) {
 	t.Parallel()
-	// reference/express-openid-connect.md §3.1-3.2
+	// express-openid-connect's known cookie vectors (catalog SESS-12 in
+	// docs/security.md).
 	const (
 		vectorSecret = "__test_secret__"
 		vectorJWE    = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiaWF0IjoxNzAwMDAwMDAwLCJ1YXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDA4NjQwMH0..AAECAwQFBgcICQoL.EaIvxDfrG0-187jApFps260K0bauWiBFRVMS3g5stOQ.TBsL0nK9kTRT31IdzQFHNw"
-		// reference/security.md §5.1
+		// the second SESS-12 vector
 		vector2Secret = "0123456789abcdef0123456789abcdef"
 		vector2JWE    = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiaWF0IjoxNzAwMDAwMDAwLCJ1YXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDA4NjQwMH0..AAECAwQFBgcICQoL._q-M0p_X3_jyh4e4FQ.ykK5dROTVWnAZNti3EHrMQ"
 	)
@@ -1753,7 +1754,7 @@ func TestSessionExpressVectors(t *testing.T) {
 	// IsAuthenticated needs decodable ID-token claims, so the request is
 	// anonymous. (express would throw from jose.decodeJwt in the
 	// idTokenClaims getter; the port degrades to anonymous instead.)
-	t.Run("SESS-12 the express §3.2 vector is read through the middleware", func(t *testing.T) {
+	t.Run("SESS-12 the express vector is read through the middleware", func(t *testing.T) {
 		t.Parallel()
 		e := at(1700000000+100, vectorSecret)
 		v, rec := e.view("appSession=" + vectorJWE)
@@ -1781,7 +1782,7 @@ func TestSessionExpressVectors(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, rec.Code)
 	})
 
-	t.Run("SESS-12 the express §3.2 vector expires at its exp", func(t *testing.T) {
+	t.Run("SESS-12 the express vector expires at its exp", func(t *testing.T) {
 		t.Parallel()
 		e := at(1700086400, vectorSecret)
 		v, _ := e.view("appSession=" + vectorJWE)

@@ -264,7 +264,7 @@ func TestSilentLoginOutcomes(t *testing.T) {
 	})
 }
 
-// TestSilentLoginWithAuthRequired covers REL-02 and express §10 item 22:
+// TestSilentLoginWithAuthRequired covers REL-02 (docs/security.md):
 // silent login runs after the AuthRequired check, so it never fires there,
 // and the built-in routes are never bounced to a login.
 func TestSilentLoginWithAuthRequired(t *testing.T) {

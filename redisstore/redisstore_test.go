@@ -3,7 +3,8 @@ package redisstore_test
 // Tests against a real redis-server that each test starts on 127.0.0.1 at a
 // free port (internal/redistest). Without redis-server they are skipped,
 // except under CI=true, where they fail. Subtest names carry the security
-// catalog ids they cover (shared/reference/security.md §8.10).
+// catalog ids they cover (the ST table of docs/security.md, "Server-side
+// store").
 
 import (
 	"context"
