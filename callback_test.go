@@ -22,7 +22,7 @@ func codeFlow(c *Config) { c.AuthorizationParams = codeQuery }
 // called.
 func TestCallbackWithoutTransaction(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+	app := newTestApp(t, withConfig(codeFlow))
 	attacker := app.browser()
 	resp, _ := attacker.get(app.url("/login"))
 	cb, method, vals := attacker.authorize(resp)
@@ -50,7 +50,7 @@ func TestCallbackStateChecks(t *testing.T) {
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+			app := newTestApp(t, withConfig(codeFlow))
 			b := app.browser()
 			resp, _ := b.get(app.url("/login"))
 			cb, method, vals := b.authorize(resp)
@@ -72,7 +72,7 @@ func TestCallbackStateChecks(t *testing.T) {
 	}
 	t.Run("tampered transaction cookie", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+		app := newTestApp(t, withConfig(codeFlow))
 		b := app.browser()
 		resp, _ := b.get(app.url("/login"))
 		tx := setCookies(resp, "auth_verification")[0]
@@ -92,7 +92,7 @@ func TestCallbackStateChecks(t *testing.T) {
 // redeemed once.
 func TestCallbackReplay(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+	app := newTestApp(t, withConfig(codeFlow))
 	b := app.browser()
 	resp, _ := b.get(app.url("/login"))
 	cb, method, vals := b.authorize(resp)
@@ -114,7 +114,7 @@ func TestCodeInjection(t *testing.T) {
 	for name, skip := range map[string]bool{"provider enforces PKCE": false, "lax provider": true} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{SkipPKCE: skip}, codeFlow, nil)
+			app := newTestApp(t, withProvider(oidctest.Options{SkipPKCE: skip}), withConfig(codeFlow))
 			attacker := app.browser()
 			resp, _ := attacker.get(app.url("/login"))
 			_, _, attackerVals := attacker.authorize(resp)
@@ -134,7 +134,7 @@ func TestCodeInjection(t *testing.T) {
 // description are escaped, and the page is not cached or referred.
 func TestCallbackErrorEscaping(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+	app := newTestApp(t, withConfig(codeFlow))
 	b := app.browser()
 	resp, _ := b.get(app.url("/login"))
 	cb, _, vals := b.authorize(resp)
@@ -171,7 +171,7 @@ func TestIssParameter(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{AuthorizationResponseIssParameter: tc.supported}, codeFlow, nil)
+			app := newTestApp(t, withProvider(oidctest.Options{AuthorizationResponseIssParameter: tc.supported}), withConfig(codeFlow))
 			b := app.browser()
 			resp, _ := b.get(app.url("/login"))
 			cb, method, vals := b.authorize(resp)
@@ -192,7 +192,7 @@ func TestIssParameter(t *testing.T) {
 // bodies refused.
 func TestFormPostCallback(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, nil)
+	app := newTestApp(t)
 	b := app.browser()
 	resp, _ := b.get(app.url("/login"))
 	var main, fallback string
@@ -235,7 +235,7 @@ func TestFormPostCallback(t *testing.T) {
 func TestClientSecretBasicEncoding(t *testing.T) {
 	t.Parallel()
 	opts := oidctest.Options{ClientID: "my client", ClientSecret: "p@ss:w%rd+/é"}
-	app := newTestApp(t, opts, codeFlow, nil)
+	app := newTestApp(t, withProvider(opts), withConfig(codeFlow))
 	resp, body := app.browser().login(app, "/login")
 	require.Equal(t, http.StatusFound, resp.StatusCode, body)
 	tr := app.op.LastTokenRequest()
@@ -250,10 +250,10 @@ func TestClientSecretBasicEncoding(t *testing.T) {
 // TestClientSecretPost covers CONF-04(a).
 func TestClientSecretPost(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+	app := newTestApp(t, withConfig(func(c *Config) {
 		codeFlow(c)
 		c.ClientAuthMethod = "client_secret_post"
-	}, nil)
+	}))
 	resp, _ := app.browser().login(app, "/login")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
 	tr := app.op.LastTokenRequest()
@@ -265,7 +265,7 @@ func TestClientSecretPost(t *testing.T) {
 // TestRandomTransactionValues covers CB-09.
 func TestRandomTransactionValues(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, codeFlow, nil)
+	app := newTestApp(t, withConfig(codeFlow))
 	seen := map[string]bool{}
 	for range 200 {
 		resp, _ := app.browser().get(app.url("/login"))

@@ -50,7 +50,7 @@ func newCommitApp(t *testing.T, storeMode bool) *commitApp {
 		a.store = newSTFakeStore()
 		mutate = func(c *Config) { c.Session.Store = a.store }
 	}
-	a.testApp = newTestApp(t, oidctest.Options{}, mutate, mux)
+	a.testApp = newTestApp(t, withConfig(mutate), withHandler(mux))
 	return a
 }
 
@@ -203,7 +203,7 @@ func TestSessionChangeAfterCommit(t *testing.T) {
 // the refreshed session is written to the store at once.
 func TestRefreshAfterCommit(t *testing.T) {
 	t.Parallel()
-	lateRefresh := func(e *tkApp) (at *AccessToken, inRequest string, err error) {
+	lateRefresh := func(e *testApp) (at *AccessToken, inRequest string, err error) {
 		e.run(func(w http.ResponseWriter, r *http.Request, c *Context) {
 			fmt.Fprint(w, "body first")
 			at, err = c.Refresh(r.Context(), RefreshOptions{})

@@ -71,7 +71,7 @@ func thumbprint(t *testing.T, key crypto.Signer) string {
 
 // newDPoPApp is a code-flow tkApp with DPoP on at both ends: the provider
 // with opts (DPoP implied) and the app with key.
-func newDPoPApp(t *testing.T, opts oidctest.Options, key crypto.Signer, mutate func(*Config)) *tkApp {
+func newDPoPApp(t *testing.T, opts oidctest.Options, key crypto.Signer, mutate func(*Config)) *testApp {
 	t.Helper()
 	opts.DPoP = true
 	return newTKApp(t, opts, func(c *Config) {
@@ -372,7 +372,7 @@ func TestDPoPBearerDowngrade(t *testing.T) {
 		e := newDPoPApp(t, oidctest.Options{MutateTokenResponse: bearer}, ckKeys().p256, func(c *Config) {
 			c.ErrorHandler = cap.handler
 		})
-		resp, body := e.b.login(e.testApp, "/login")
+		resp, body := e.b.login(e, "/login")
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
 		_, err := cap.result()
 		var oe *Error

@@ -134,7 +134,7 @@ func gapExpiryLogin(t *testing.T, iatShift int64, expiry func(iat int64) any) ga
 	var mu sync.Mutex
 	var iat int64
 	rec := &acRecorder{}
-	app := newTestApp(t, oidctest.Options{MutateIDToken: func(_, claims map[string]any) {
+	app := newTestApp(t, withProvider(oidctest.Options{MutateIDToken: func(_, claims map[string]any) {
 		mu.Lock()
 		defer mu.Unlock()
 		iat = gapUnix(t, claims["iat"]) + iatShift
@@ -142,7 +142,7 @@ func gapExpiryLogin(t *testing.T, iatShift int64, expiry func(iat int64) any) ga
 		if v := expiry(iat); v != nil {
 			claims["session_expiry"] = v
 		}
-	}}, func(c *Config) { c.ErrorHandler = rec.handle }, gapExpiryHandler())
+	}}), withConfig(func(c *Config) { c.ErrorHandler = rec.handle }), withHandler(gapExpiryHandler()))
 	b := app.browser()
 	resp, _ := b.get(app.url("/login"), "Accept", "text/html")
 	cb, method, vals := b.authorize(resp)
@@ -469,7 +469,7 @@ func TestGapCookieSessionGenid(t *testing.T) {
 
 		// A login, which moves a stored session to a new id, does not call
 		// it either.
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.Session.Genid = genid }, nil)
+		app := newTestApp(t, withConfig(func(c *Config) { c.Session.Genid = genid }))
 		b := app.browser()
 		resp, _ := b.login(app, "/login")
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -500,7 +500,7 @@ type gapCallbackResult struct {
 func gapCallback(t *testing.T, opts oidctest.Options, edit func(url.Values)) gapCallbackResult {
 	t.Helper()
 	rec := &acRecorder{}
-	app := newTestApp(t, opts, func(c *Config) { c.ErrorHandler = rec.handle }, nil)
+	app := newTestApp(t, withProvider(opts), withConfig(func(c *Config) { c.ErrorHandler = rec.handle }))
 	b := app.browser()
 	resp, _ := b.get(app.url("/login"))
 	cb, method, vals := b.authorize(resp)
@@ -700,12 +700,12 @@ func TestGapClientHeaders(t *testing.T) {
 	login := func(t *testing.T, mutate func(*Config)) (*testApp, map[string][]string, []http.Header) {
 		t.Helper()
 		rec := &gapUARecorder{}
-		app := newTestApp(t, oidctest.Options{Intercept: rec.intercept}, func(c *Config) {
+		app := newTestApp(t, withProvider(oidctest.Options{Intercept: rec.intercept}), withConfig(func(c *Config) {
 			codeFlow(c)
 			if mutate != nil {
 				mutate(c)
 			}
-		}, nil)
+		}))
 		resp, body := app.browser().login(app, "/login")
 		require.Equal(t, http.StatusFound, resp.StatusCode, body)
 		ua, headers := rec.snapshot()
@@ -767,9 +767,9 @@ func TestGapClientDiscovery(t *testing.T) {
 	t.Run("should prefer user configuration regardless of idP discovery", func(t *testing.T) {
 		t.Parallel()
 		rec := &acRecorder{}
-		app := newTestApp(t, oidctest.Options{MutateDiscovery: func(doc map[string]any) {
+		app := newTestApp(t, withProvider(oidctest.Options{MutateDiscovery: func(doc map[string]any) {
 			doc["id_token_signing_alg_values_supported"] = []string{"HS256"}
-		}}, func(c *Config) { c.ErrorHandler = rec.handle }, nil)
+		}}), withConfig(func(c *Config) { c.ErrorHandler = rec.handle }))
 		assert.Equal(t, "RS256", app.m.s.alg)
 		// The RS256 token is accepted although discovery lists HS256 only.
 		resp, body := app.browser().login(app, "/login")
@@ -789,7 +789,7 @@ func TestGapClientDiscovery(t *testing.T) {
 	t.Run("should succeed when discovery delay is less than httpTimeout", func(t *testing.T) {
 		t.Parallel()
 		const delay = time.Second
-		app := newTestApp(t, oidctest.Options{Intercept: func(ep string, _ http.ResponseWriter, r *http.Request) bool {
+		app := newTestApp(t, withProvider(oidctest.Options{Intercept: func(ep string, _ http.ResponseWriter, r *http.Request) bool {
 			if ep == oidctest.EndpointDiscovery {
 				select {
 				case <-time.After(delay):
@@ -797,7 +797,7 @@ func TestGapClientDiscovery(t *testing.T) {
 				}
 			}
 			return false
-		}}, func(c *Config) { c.HTTPTimeout = 4 * time.Second }, nil)
+		}}), withConfig(func(c *Config) { c.HTTPTimeout = 4 * time.Second }))
 		require.Equal(t, 4*time.Second, app.m.s.httpTimeout)
 		start := time.Now()
 		resp, body := app.browser().get(app.url("/login"))
@@ -818,13 +818,13 @@ func TestGapClientDiscovery(t *testing.T) {
 			http.Error(w, "not the endpoint to use", http.StatusTeapot)
 		}))
 		t.Cleanup(front.Close)
-		app := newTestApp(t, oidctest.Options{MutateDiscovery: func(doc map[string]any) {
+		app := newTestApp(t, withProvider(oidctest.Options{MutateDiscovery: func(doc map[string]any) {
 			doc["mtls_endpoint_aliases"] = map[string]any{
 				"token_endpoint":                        front.URL + "/token",
 				"userinfo_endpoint":                     front.URL + "/userinfo",
 				"pushed_authorization_request_endpoint": front.URL + "/par",
 			}
-		}}, codeFlow, nil)
+		}}), withConfig(codeFlow))
 		resp, body := app.browser().login(app, "/login")
 		require.Equal(t, http.StatusFound, resp.StatusCode, body)
 		assert.Equal(t, 1, app.op.Calls(oidctest.EndpointToken))
@@ -847,12 +847,12 @@ func TestGapAuth0Logout(t *testing.T) {
 			DisableEndSession: true, // like express's Auth0 fixture
 			MutateDiscovery:   func(doc map[string]any) { doc["issuer"] = "http://tenant.eu.auth0.com/" },
 		}
-		app := newTestApp(t, opts, func(c *Config) {
+		app := newTestApp(t, withProvider(opts), withConfig(func(c *Config) {
 			// Naming the document skips the issuer comparison, so the
 			// provider can pose as an Auth0 tenant.
 			c.IssuerBaseURL += oidctest.PathDiscovery
 			c.Auth0Logout = Bool(true)
-		}, loHandler())
+		}), withHandler(loHandler()))
 		assert.True(t, app.m.auth0Mode("http://tenant.eu.auth0.com/"))
 		resp, _ := app.browser().get(app.url("/logout"))
 		require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -936,10 +936,10 @@ func TestGapLoginInvalidResponseType(t *testing.T) {
 		})
 		mux.Handle("/", appHandler())
 		rec := &acRecorder{}
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		app := newTestApp(t, withConfig(func(c *Config) {
 			c.TransactionCookie.Name = "my_txn"
 			c.ErrorHandler = rec.handle
-		}, mux)
+		}), withHandler(mux))
 		b := app.browser()
 		resp, body := b.get(app.url("/custom"))
 		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode, body)
@@ -979,10 +979,10 @@ func TestGapTransactionCookieSecure(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+				app := newTestApp(t, withConfig(func(c *Config) {
 					codeFlow(c) // SameSite=Lax: Secure follows the config
 					tc.mutate(c)
-				}, nil)
+				}))
 				assert.Equal(t, tc.wantSecure, app.m.s.cookie.secure)
 				resp, _ := app.browser().get(app.url("/login"))
 				require.Equal(t, http.StatusFound, resp.StatusCode)

@@ -25,6 +25,11 @@ const harnessSecret = "__test_secret_that_is_long_enough__"
 // testApp is an application wrapped by the middleware, served over TLS (so
 // that Secure cookies flow through the cookie jar), against an in-process
 // provider.
+//
+// Every app has a default browser b. Options add routes and state:
+// withTokenRoutes adds /run (which calls the function set by run) and
+// /tokens; withBackchannel turns on back-channel logout with the in-memory
+// store bcl.
 type testApp struct {
 	t   *testing.T
 	op  *oidctest.Provider
@@ -32,6 +37,12 @@ type testApp struct {
 	m   *Middleware
 	cfg Config
 	clk *fakeClock
+	b   *browser // a browser made with the app; tests may make more
+
+	bcl *bclStore // withBackchannel's store of markers (and sessions in "store" mode)
+
+	mu sync.Mutex // guards fn
+	fn func(w http.ResponseWriter, r *http.Request, c *Context)
 }
 
 // fakeClock is a settable clock shared by the app (and optionally the OP).
@@ -88,22 +99,117 @@ func appHandler() http.Handler {
 	return mux
 }
 
-// newTestApp starts a provider and an app. mutate adjusts the Config (with
-// AuthRequired false by default so tests pick their guard).
-func newTestApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config), handler http.Handler) *testApp {
-	t.Helper()
-	clk := newClock()
-	if opOpts.Now == nil {
-		opOpts.Now = clk.Now
+// appOption configures newTestApp.
+type appOption func(*appSettings)
+
+// appSettings collects the options of newTestApp.
+type appSettings struct {
+	op      oidctest.Options
+	opAddr  string
+	mutate  []func(*testApp, *Config)
+	handler func(*testApp) http.Handler
+}
+
+// withProvider sets the options of the in-process provider (Now defaults to
+// the app's fake clock).
+func withProvider(o oidctest.Options) appOption {
+	return func(s *appSettings) { s.op = o }
+}
+
+// withProviderAddr starts the provider with oidctest.NewServer on addr
+// (e.g. "localhost:0" for an issuer without a ".") instead of
+// oidctest.NewProvider on 127.0.0.1.
+func withProviderAddr(addr string) appOption {
+	return func(s *appSettings) { s.opAddr = addr }
+}
+
+// withConfig adds a Config mutation; mutations run in order, after the
+// harness defaults (AuthRequired false, so tests pick their guard) and after
+// the options that come before it.
+func withConfig(mutate func(*Config)) appOption {
+	return func(s *appSettings) {
+		if mutate != nil {
+			s.mutate = append(s.mutate, func(_ *testApp, c *Config) { mutate(c) })
+		}
 	}
-	op := oidctest.NewProvider(t, opOpts)
-	if handler == nil {
-		handler = appHandler()
+}
+
+// withHandler sets the application the middleware wraps (default
+// appHandler).
+func withHandler(h http.Handler) appOption {
+	return func(s *appSettings) {
+		if h != nil {
+			s.handler = func(*testApp) http.Handler { return h }
+		}
+	}
+}
+
+// withTokenRoutes makes the app a code-flow application (response_type
+// code, response_mode query) whose /run route calls the function given to
+// run and whose /tokens route reports the session's tokens as JSON
+// (tkTokens). It replaces the handler.
+func withTokenRoutes() appOption {
+	return func(s *appSettings) {
+		s.handler = (*testApp).tokenRoutes
+		s.mutate = append(s.mutate, func(_ *testApp, c *Config) {
+			c.AuthorizationParams = map[string]string{"response_type": "code", "response_mode": "query"}
+		})
+	}
+}
+
+// withBackchannel turns back-channel logout on with a bclStore in a.bcl:
+// mode "cookie" keeps cookie sessions and puts the markers in
+// BackchannelLogout.Store, mode "store" puts sessions and markers in
+// Session.Store (see bclModes).
+func withBackchannel(mode string) appOption {
+	return func(s *appSettings) {
+		s.mutate = append(s.mutate, func(a *testApp, c *Config) {
+			a.bcl = newBCLStore(c.Now)
+			switch mode {
+			case "cookie":
+				c.BackchannelLogout = &BackchannelLogoutConfig{Store: a.bcl}
+			case "store":
+				c.Session.Store = a.bcl
+				c.BackchannelLogout = &BackchannelLogoutConfig{}
+			default:
+				a.t.Fatalf("unknown back-channel mode %q", mode)
+			}
+		})
+	}
+}
+
+// newTestApp starts a provider and an app wrapped by the middleware, served
+// over TLS (so that Secure cookies flow through the cookie jar). With no
+// options the provider has default options, the Config has AuthRequired
+// false, and the app is appHandler.
+func newTestApp(t *testing.T, opts ...appOption) *testApp {
+	t.Helper()
+	var s appSettings
+	for _, o := range opts {
+		o(&s)
+	}
+	clk := newClock()
+	if s.op.Now == nil {
+		s.op.Now = clk.Now
+	}
+	var op *oidctest.Provider
+	if s.opAddr != "" {
+		var err error
+		op, err = oidctest.NewServer(s.opAddr, s.op)
+		require.NoError(t, err)
+		t.Cleanup(op.Close)
+	} else {
+		op = oidctest.NewProvider(t, s.op)
 	}
 	a := &testApp{t: t, op: op, clk: clk}
+	handler := appHandler()
+	if s.handler != nil {
+		handler = s.handler(a)
+	}
 	a.srv = httptest.NewUnstartedServer(nil)
 	a.srv.StartTLS()
 	t.Cleanup(a.srv.Close)
+	a.b = a.browser()
 	a.cfg = Config{
 		Secret:        Secrets{harnessSecret},
 		IssuerBaseURL: op.URL(),
@@ -114,8 +220,8 @@ func newTestApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config), han
 		Now:           clk.Now,
 		LookupEnv:     func(string) (string, bool) { return "", false },
 	}
-	if mutate != nil {
-		mutate(&a.cfg)
+	for _, mutate := range s.mutate {
+		mutate(a, &a.cfg)
 	}
 	m, err := New(a.cfg)
 	require.NoError(t, err)

@@ -129,7 +129,7 @@ func TestLogoutRoute(t *testing.T) {
 
 	t.Run("should perform a local logout", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, nil, loHandler())
+		app := newTestApp(t, withHandler(loHandler()))
 		b := app.browser()
 		b.login(app, "/login")
 		resp, _ := b.get(app.url("/logout"))
@@ -163,7 +163,7 @@ func TestLogoutRoute(t *testing.T) {
 
 	t.Run("should perform a distributed logout", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.IDPLogout = true }, loHandler())
+		app := newTestApp(t, withConfig(func(c *Config) { c.IDPLogout = true }), withHandler(loHandler()))
 		b := app.browser()
 		b.login(app, "/login")
 		tokens := loTokens(t, app, b, "")
@@ -189,7 +189,7 @@ func TestLogoutRoute(t *testing.T) {
 
 	t.Run("should perform an auth0 logout", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.Auth0Logout = Bool(true) }, loHandler())
+		app := newTestApp(t, withConfig(func(c *Config) { c.Auth0Logout = Bool(true) }), withHandler(loHandler()))
 		b := app.browser()
 		b.login(app, "/login")
 		tokens := loTokens(t, app, b, "")
@@ -210,13 +210,13 @@ func TestLogoutRoute(t *testing.T) {
 		for name, auth0 := range map[string]*bool{"auto": nil, "forced off": Bool(false)} {
 			t.Run(name, func(t *testing.T) {
 				opts := oidctest.Options{MutateDiscovery: func(doc map[string]any) { doc["issuer"] = "http://tenant.eu.auth0.com/" }}
-				app := newTestApp(t, opts, func(c *Config) {
+				app := newTestApp(t, withProvider(opts), withConfig(func(c *Config) {
 					// Naming the document skips the issuer comparison, so the
 					// provider can pose as an Auth0 tenant.
 					c.IssuerBaseURL += oidctest.PathDiscovery
 					c.IDPLogout = true
 					c.Auth0Logout = auth0
-				}, loHandler())
+				}), withHandler(loHandler()))
 				resp, _ := app.browser().get(app.url("/logout"))
 				require.Equal(t, http.StatusFound, resp.StatusCode)
 				if auth0 == nil {
@@ -242,10 +242,10 @@ func TestLogoutRoute(t *testing.T) {
 			} {
 				t.Run(tc.config+map[bool]string{false: " local", true: " idp"}[idp], func(t *testing.T) {
 					t.Parallel()
-					app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+					app := newTestApp(t, withConfig(func(c *Config) {
 						c.IDPLogout = idp
 						c.Routes.PostLogoutRedirect = strings.Replace(tc.config, "ABS", c.BaseURL, 1)
-					}, loHandler())
+					}), withHandler(loHandler()))
 					want := app.url(tc.want)
 					b := app.browser()
 					b.login(app, "/login")
@@ -268,10 +268,10 @@ func TestLogoutRoute(t *testing.T) {
 	t.Run("should redirect to the specified returnTo", func(t *testing.T) {
 		t.Parallel()
 		for _, idp := range []bool{false, true} {
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+			app := newTestApp(t, withConfig(func(c *Config) {
 				c.IDPLogout = idp
 				c.Routes.PostLogoutRedirect = "/default"
-			}, loHandler())
+			}), withHandler(loHandler()))
 			origin := strings.TrimSuffix(app.url(""), "/")
 			for _, tc := range []struct{ returnTo, want string }{
 				{"/custom", origin + "/custom"},
@@ -297,7 +297,7 @@ func TestLogoutRoute(t *testing.T) {
 
 	t.Run("returnTo relative to BaseURL without a leading slash", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.BaseURL += "/app" }, http.StripPrefix("/app", loHandler()))
+		app := newTestApp(t, withConfig(func(c *Config) { c.BaseURL += "/app" }), withHandler(http.StripPrefix("/app", loHandler())))
 		resp, _ := app.browser().get(app.url("/app/custom-logout?to=bye"))
 		require.Equal(t, http.StatusFound, resp.StatusCode)
 		// Routes.PostLogoutRedirect "bye" is joined to BaseURL (and
@@ -324,9 +324,9 @@ func TestLogoutRoute(t *testing.T) {
 					t.Parallel()
 					var app *testApp
 					if variant == "mounted" {
-						app = newTestApp(t, oidctest.Options{}, mount(idp), http.StripPrefix("/app", loHandler()))
+						app = newTestApp(t, withConfig(mount(idp)), withHandler(http.StripPrefix("/app", loHandler())))
 					} else {
-						app = newTestApp(t, oidctest.Options{}, mount(idp), nil)
+						app = newTestApp(t, withConfig(mount(idp)))
 						outer := http.NewServeMux()
 						outer.Handle("/app/", http.StripPrefix("/app", app.m.Handler(loHandler())))
 						app.srv.Config.Handler = outer
@@ -359,7 +359,7 @@ func TestLogoutRoute(t *testing.T) {
 	t.Run("should cancel silent logins when user logs out", func(t *testing.T) {
 		t.Parallel()
 		for _, idp := range []bool{false, true} {
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.IDPLogout = idp }, loHandler())
+			app := newTestApp(t, withConfig(func(c *Config) { c.IDPLogout = idp }), withHandler(loHandler()))
 			b := app.browser()
 			b.login(app, "/login")
 			resp, _ := b.get(app.url("/logout"))
@@ -454,14 +454,14 @@ func TestLogoutParams(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+			app := newTestApp(t, withConfig(func(c *Config) {
 				c.IDPLogout = true
 				if tc.auth0 {
 					c.Auth0Logout = Bool(true)
 				}
 				c.LogoutParams = tc.config
 				c.Routes.PostLogoutRedirect = tc.postLogin
-			}, loHandler())
+			}), withHandler(loHandler()))
 			b := app.browser()
 			var tokens map[string]string
 			if !tc.anonymous {
@@ -506,11 +506,11 @@ func TestLogoutParams(t *testing.T) {
 // response expires every chunk.
 func TestLogoutChunkedSession(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+	app := newTestApp(t, withConfig(func(c *Config) {
 		codeFlow(c)
 		c.IDPLogout = true
 		c.Routes.PostLogoutRedirect = "/bye"
-	}, loHandler())
+	}), withHandler(loHandler()))
 	b := app.browser()
 	resp, _ := b.login(app, "/login")
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -556,12 +556,12 @@ func TestLogoutStoreSession(t *testing.T) {
 		t.Run(map[bool]string{false: "RPL-01 store, local", true: "RPL-01 store, idp"}[idp], func(t *testing.T) {
 			t.Parallel()
 			store := NewMemoryStore()
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+			app := newTestApp(t, withConfig(func(c *Config) {
 				codeFlow(c)
 				c.IDPLogout = idp
 				c.Session.Store = store
 				store.Now = c.Now
-			}, loHandler())
+			}), withHandler(loHandler()))
 			b := app.browser()
 			b.login(app, "/login")
 			tokens := loTokens(t, app, b, "")
@@ -595,10 +595,10 @@ func TestLogoutWithoutEndSession(t *testing.T) {
 	for _, postLogout := range []string{"", "/bye"} {
 		t.Run("RPL-02 postLogoutRedirect="+postLogout, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{DisableEndSession: true}, func(c *Config) {
+			app := newTestApp(t, withProvider(oidctest.Options{DisableEndSession: true}), withConfig(func(c *Config) {
 				c.IDPLogout = true
 				c.Routes.PostLogoutRedirect = postLogout
-			}, loHandler())
+			}), withHandler(loHandler()))
 			want := app.url("/")
 			if postLogout != "" {
 				want = app.url(postLogout)
@@ -649,7 +649,7 @@ func TestLogoutProviderUnavailable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var store *MemoryStore
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+			app := newTestApp(t, withConfig(func(c *Config) {
 				c.IDPLogout = true
 				c.HTTPTimeout = timeout
 				c.DiscoveryCacheMaxAge = time.Minute
@@ -659,7 +659,7 @@ func TestLogoutProviderUnavailable(t *testing.T) {
 					store.Now = c.Now
 					c.Session.Store = store
 				}
-			}, loHandler())
+			}), withHandler(loHandler()))
 			b := app.browser()
 			b.login(app, "/login")
 			require.Equal(t, true, b.session(app)["authenticated"])

@@ -131,14 +131,14 @@ func newLoginOptsApp(t *testing.T) *loginOptsApp {
 		a.mu.Unlock()
 		FromRequest(r).Login(w, r, opts)
 	})
-	a.testApp = newTestApp(t, oidctest.Options{}, func(c *Config) {
+	a.testApp = newTestApp(t, withConfig(func(c *Config) {
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 			a.mu.Lock()
 			a.err = err
 			a.mu.Unlock()
 			defaultErrorHandler(w, r, err)
 		}
-	}, mux)
+	}), withHandler(mux))
 	return a
 }
 
@@ -264,11 +264,11 @@ func TestCallbackOptionsReservedParams(t *testing.T) {
 			mux.HandleFunc("/cb", func(w http.ResponseWriter, r *http.Request) {
 				FromRequest(r).Callback(w, r, CallbackOptions{TokenEndpointParams: params})
 			})
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+			app := newTestApp(t, withConfig(func(c *Config) {
 				c.Routes.Callback = RouteDisabled
 				c.AuthorizationParams = map[string]string{"response_type": "code", "redirect_uri": "/cb"}
 				c.ErrorHandler = rec.handler
-			}, mux)
+			}), withHandler(mux))
 			b := app.browser()
 			resp, body := b.login(app, "/login")
 			if k == "" {

@@ -67,13 +67,13 @@ func newRVApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config)) *rvAp
 	rec := &rvRecorder{}
 	opOpts.Intercept = rec.intercept
 	capt := &exCapture{}
-	app := newTestApp(t, opOpts, func(c *Config) {
+	app := newTestApp(t, withProvider(opOpts), withConfig(func(c *Config) {
 		codeFlow(c)
 		c.Logger = capt.logger()
 		if mutate != nil {
 			mutate(c)
 		}
-	}, loHandler())
+	}), withHandler(loHandler()))
 	b := app.browser()
 	resp, body := b.login(app, "/login")
 	require.Contains(t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, body)

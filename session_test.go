@@ -621,7 +621,7 @@ func TestSessionCookieOptions(t *testing.T) {
 
 	t.Run("SESS-01 log in over https", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{Subject: "alice"}, nil, nil)
+		app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}))
 		resp, _ := app.browser().login(app, "/login")
 		var lines []string
 		for _, l := range resp.Header.Values("Set-Cookie") {
@@ -1633,7 +1633,7 @@ func TestSESS09CacheControl(t *testing.T) {
 
 	t.Run("SESS-09 the login callback", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{Subject: "alice"}, nil, nil)
+		app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}))
 		b := app.browser()
 		resp, _ := b.login(app, "/login")
 		require.NotEmpty(t, setCookies(resp, "appSession"))
@@ -1703,12 +1703,12 @@ func TestSessionSizeCap(t *testing.T) {
 
 	t.Run("SESS-11 a login whose session exceeds the cap fails loudly", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{Subject: "alice"}, func(c *Config) {
+		app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}), withConfig(func(c *Config) {
 			c.AfterCallback = func(_ http.ResponseWriter, _ *http.Request, s Session, _ map[string]any) (Session, error) {
 				s.Values = map[string]any{"big": strings.Repeat("b", tooBig)}
 				return s, nil
 			}
-		}, nil)
+		}))
 		b := app.browser()
 		resp, body := b.login(app, "/login")
 		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
@@ -1956,11 +1956,11 @@ func TestSessionHostileJOSEMemory(t *testing.T) {
 func TestSessionNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
 	logs := &sessLogBuf{}
-	app := newTestApp(t, oidctest.Options{Subject: "carol"}, func(c *Config) {
+	app := newTestApp(t, withProvider(oidctest.Options{Subject: "carol"}), withConfig(func(c *Config) {
 		c.AuthorizationParams = map[string]string{"response_type": "code", "response_mode": "query"}
 		c.IDPLogout = true
 		c.Logger = sessLogger(logs)
-	}, nil)
+	}))
 	var secrets []string
 	keep := func(resp *http.Response) {
 		for _, c := range resp.Cookies() {

@@ -96,13 +96,13 @@ func (s *stFakeStore) fail(get, set error) {
 
 func stApp(t *testing.T, store Store, mutate func(*Config), h http.Handler) *testApp {
 	t.Helper()
-	return newTestApp(t, oidctest.Options{Subject: "u1"}, func(c *Config) {
+	return newTestApp(t, withProvider(oidctest.Options{Subject: "u1"}), withConfig(func(c *Config) {
 		codeFlow(c)
 		c.Session.Store = store
 		if mutate != nil {
 			mutate(c)
 		}
-	}, h)
+	}), withHandler(h))
 }
 
 // stCookie returns the session id the browser's session cookie carries
