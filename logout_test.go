@@ -732,3 +732,31 @@ func TestAuth0Mode(t *testing.T) {
 		assert.Equal(t, tc.want, m.auth0Mode(tc.issuer), "Auth0Logout=%v issuer %s", tc.setting, tc.issuer)
 	}
 }
+
+// The tests below cover express-openid-connect titles that docs/express-tests.md
+// once listed as MISSING. Each t.Run name is the express title, verbatim.
+// Where the port behaves differently on purpose, the test asserts the
+// port's behaviour and the comment says why (docs/decisions.md).
+
+func TestGapAuth0Logout(t *testing.T) {
+	t.Parallel()
+	t.Run("should use auth0 logout endpoint if domain is auth0.com and configured", func(t *testing.T) {
+		t.Parallel()
+		opts := oidctest.Options{
+			DisableEndSession: true, // like express's Auth0 fixture
+			MutateDiscovery:   func(doc map[string]any) { doc["issuer"] = "http://tenant.eu.auth0.com/" },
+		}
+		app := newTestApp(t, withProvider(opts), withConfig(func(c *Config) {
+			// Naming the document skips the issuer comparison, so the
+			// provider can pose as an Auth0 tenant.
+			c.IssuerBaseURL += oidctest.PathDiscovery
+			c.Auth0Logout = Bool(true)
+		}), withHandler(loHandler()))
+		assert.True(t, app.m.auth0Mode("http://tenant.eu.auth0.com/"))
+		resp, _ := app.browser().get(app.url("/logout"))
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		assert.Equal(t, "http://tenant.eu.auth0.com/v2/logout?"+url.Values{
+			"client_id": {app.op.ClientID()}, "returnTo": {app.cfg.BaseURL + "/"},
+		}.Encode(), resp.Header.Get("Location"))
+	})
+}
