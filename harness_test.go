@@ -1,6 +1,8 @@
 package oidc
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -21,6 +23,19 @@ import (
 )
 
 const harnessSecret = "__test_secret_that_is_long_enough__"
+
+// harnessRSAKey is the RSA signing key that newTestApp gives its providers
+// (oidctest.Options.SigningKey) unless the test sets one or picks ES256,
+// EdDSA or HS256: generating a 2048-bit key per provider was most of the
+// package's test time. Each provider still has its own kid, and rotations
+// generate new keys.
+var harnessRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
 
 // testApp is an application wrapped by the middleware, served over TLS (so
 // that Secure cookies flow through the cookie jar), against an in-process
@@ -191,6 +206,9 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	clk := newClock()
 	if s.op.Now == nil {
 		s.op.Now = clk.Now
+	}
+	if s.op.SigningKey == nil && (s.op.Alg == "" || s.op.Alg == "RS256" || s.op.Alg == "PS256") {
+		s.op.SigningKey = harnessRSAKey()
 	}
 	var op *oidctest.Provider
 	if s.opAddr != "" {
