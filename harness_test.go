@@ -56,8 +56,35 @@ type testApp struct {
 
 	bcl *bclStore // withBackchannel's store of markers (and sessions in "store" mode)
 
-	mu sync.Mutex // guards fn
-	fn func(w http.ResponseWriter, r *http.Request, c *Context)
+	mu  sync.Mutex // guards fn and err
+	fn  func(w http.ResponseWriter, r *http.Request, c *Context)
+	err error // the last error withErrorRecorder's ErrorHandler got
+}
+
+// takeError returns the last error the ErrorHandler got (withErrorRecorder)
+// and forgets it; nil when there was none.
+func (a *testApp) takeError() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	err := a.err
+	a.err = nil
+	return err
+}
+
+// setRun sets the function the /run route calls (withRunRoute,
+// withTokenRoutes).
+func (a *testApp) setRun(fn func(w http.ResponseWriter, r *http.Request, c *Context)) {
+	a.mu.Lock()
+	a.fn = fn
+	a.mu.Unlock()
+}
+
+// serveRun is the /run route.
+func (a *testApp) serveRun(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	fn := a.fn
+	a.mu.Unlock()
+	fn(w, r, FromRequest(r))
 }
 
 // fakeClock is a settable clock shared by the app (and optionally the OP).
@@ -157,6 +184,39 @@ func withHandler(h http.Handler) appOption {
 			s.handler = func(*testApp) http.Handler { return h }
 		}
 	}
+}
+
+// withRunRoute adds /run to appHandler: it calls the function last given to
+// setRun (see also run). It replaces the handler.
+func withRunRoute() appOption {
+	return func(s *appSettings) {
+		s.handler = func(a *testApp) http.Handler {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/run", a.serveRun)
+			mux.Handle("/", appHandler())
+			return mux
+		}
+	}
+}
+
+// withErrorRecorder makes the ErrorHandler record each error (takeError)
+// and then render it with the default handler.
+func withErrorRecorder() appOption {
+	return func(s *appSettings) {
+		s.mutate = append(s.mutate, func(a *testApp, c *Config) {
+			c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+				a.mu.Lock()
+				a.err = err
+				a.mu.Unlock()
+				defaultErrorHandler(w, r, err)
+			}
+		})
+	}
+}
+
+// withStore puts the sessions in st (Config.Session.Store).
+func withStore(st Store) appOption {
+	return withConfig(func(c *Config) { c.Session.Store = st })
 }
 
 // withTokenRoutes makes the app a code-flow application (response_type

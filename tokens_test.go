@@ -30,12 +30,7 @@ func newTKApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config)) *test
 // tokenRoutes is the handler of withTokenRoutes.
 func (a *testApp) tokenRoutes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/run", func(w http.ResponseWriter, r *http.Request) {
-		a.mu.Lock()
-		fn := a.fn
-		a.mu.Unlock()
-		fn(w, r, FromRequest(r))
-	})
+	mux.HandleFunc("/run", a.serveRun)
 	mux.HandleFunc("/tokens", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(tkSnapshot(FromRequest(r)))
@@ -87,9 +82,7 @@ func (e *testApp) tokens() tkTokens {
 // run serves one /run request calling fn, with the browser's cookies.
 func (e *testApp) run(fn func(w http.ResponseWriter, r *http.Request, c *Context)) *http.Response {
 	e.t.Helper()
-	e.mu.Lock()
-	e.fn = fn
-	e.mu.Unlock()
+	e.setRun(fn)
 	resp, _ := e.b.get(e.url("/run"), "Accept", "application/json")
 	return resp
 }
