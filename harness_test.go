@@ -52,7 +52,11 @@ type testApp struct {
 	m   *Middleware
 	cfg Config
 	clk *fakeClock
-	b   *browser // a browser made with the app; tests may make more
+	b   *browser     // a browser made with the app; tests may make more (nil offline)
+	h   http.Handler // the middleware around the application
+
+	logs *sessLogBuf // the middleware's debug log (offline apps only)
+	base string      // BaseURL without a trailing "/"
 
 	bcl *bclStore // withBackchannel's store of markers (and sessions in "store" mode)
 
@@ -146,6 +150,7 @@ type appOption func(*appSettings)
 
 // appSettings collects the options of newTestApp.
 type appSettings struct {
+	offline bool
 	op      oidctest.Options
 	opAddr  string
 	mutate  []func(*testApp, *Config)
@@ -156,6 +161,20 @@ type appSettings struct {
 // the app's fake clock).
 func withProvider(o oidctest.Options) appOption {
 	return func(s *appSettings) { s.op = o }
+}
+
+// withOffline makes an app without a network: no provider and no server
+// (IssuerBaseURL is sessIssuer, never dialled, BaseURL sessHTTPS), a clock
+// at sessNow, a debug log in a.logs, and sessHandler as the default
+// application. Tests serve requests with a.do, a.get or a.direct; reading
+// a session never contacts the provider.
+func withOffline() appOption {
+	return func(s *appSettings) {
+		s.offline = true
+		if s.handler == nil {
+			s.handler = func(*testApp) http.Handler { return sessHandler() }
+		}
+	}
 }
 
 // withProviderAddr starts the provider with oidctest.NewServer on addr
@@ -263,6 +282,9 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	for _, o := range opts {
 		o(&s)
 	}
+	if s.offline {
+		return newOfflineApp(t, s)
+	}
 	clk := newClock()
 	if s.op.Now == nil {
 		s.op.Now = clk.Now
@@ -304,7 +326,34 @@ func newTestApp(t *testing.T, opts ...appOption) *testApp {
 	m, err := New(a.cfg)
 	require.NoError(t, err)
 	a.m = m
-	a.srv.Config.Handler = m.Handler(handler)
+	a.h = m.Handler(handler)
+	a.srv.Config.Handler = a.h
+	a.base = strings.TrimRight(a.cfg.BaseURL, "/")
+	return a
+}
+
+// newOfflineApp is newTestApp with withOffline.
+func newOfflineApp(t *testing.T, s appSettings) *testApp {
+	t.Helper()
+	a := &testApp{t: t, clk: &fakeClock{now: time.Unix(sessNow, 0)}, logs: &sessLogBuf{}}
+	a.cfg = Config{
+		Secret:        Secrets{harnessSecret},
+		IssuerBaseURL: sessIssuer,
+		BaseURL:       sessHTTPS,
+		ClientID:      sessClient,
+		AuthRequired:  Bool(false),
+		Now:           a.clk.Now,
+		Logger:        sessLogger(a.logs),
+		LookupEnv:     func(string) (string, bool) { return "", false },
+	}
+	for _, mutate := range s.mutate {
+		mutate(a, &a.cfg)
+	}
+	m, err := New(a.cfg)
+	require.NoError(t, err)
+	a.m = m
+	a.h = m.Handler(s.handler(a))
+	a.base = strings.TrimRight(a.cfg.BaseURL, "/")
 	return a
 }
 
@@ -314,7 +363,11 @@ func (a *testApp) url(path string) string { return a.srv.URL + path }
 // direct serves one request to the middleware without a network.
 func (a *testApp) direct(req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	a.srv.Config.Handler.ServeHTTP(rec, req)
+	if a.srv != nil {
+		a.srv.Config.Handler.ServeHTTP(rec, req) // tests may replace it
+	} else {
+		a.h.ServeHTTP(rec, req)
+	}
 	return rec
 }
 

@@ -224,7 +224,7 @@ func TestSessionChunkReading(t *testing.T) {
 
 	// chunked returns an env and a jar holding a valid session for alice in
 	// n chunks.
-	chunked := func(t *testing.T, n int) (*sessEnv, sessJar) {
+	chunked := func(t *testing.T, n int) (*testApp, sessJar) {
 		t.Helper()
 		e := sessNew(t, nil, nil)
 		jar := sessJar{}

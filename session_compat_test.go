@@ -170,7 +170,7 @@ func TestSessionExpressVectors(t *testing.T) {
 		vector2Secret = "0123456789abcdef0123456789abcdef"
 		vector2JWE    = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiaWF0IjoxNzAwMDAwMDAwLCJ1YXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDA4NjQwMH0..AAECAwQFBgcICQoL._q-M0p_X3_jyh4e4FQ.ykK5dROTVWnAZNti3EHrMQ"
 	)
-	at := func(unix int64, secret string) *sessEnv {
+	at := func(unix int64, secret string) *testApp {
 		e := sessNew(t, func(c *Config) { c.Secret = Secrets{secret} }, nil)
 		e.clk.Advance(time.Unix(unix, 0).Sub(e.clk.Now()))
 		return e

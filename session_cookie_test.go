@@ -26,7 +26,7 @@ func TestSessionCookieOptions(t *testing.T) {
 	t.Parallel()
 
 	// line reissues a fresh session and returns the session's Set-Cookie line.
-	line := func(t *testing.T, e *sessEnv) (string, string) {
+	line := func(t *testing.T, e *testApp) (string, string) {
 		t.Helper()
 		rec := e.get("/", e.cookie(e.mintDue("alice", nil)))
 		set, _ := sessParse(t, rec)

@@ -189,7 +189,7 @@ func TestSessionExpiry(t *testing.T) {
 
 func TestSessionExpiresAtCeiling(t *testing.T) {
 	t.Parallel()
-	mint := func(e *sessEnv, sessionExpiresAt int64) string {
+	mint := func(e *testApp, sessionExpiresAt int64) string {
 		return e.mint(e.hdr(sessDue, sessDue), sessBody(e.t, "alice", map[string]any{"sessionExpiresAt": sessionExpiresAt}))
 	}
 

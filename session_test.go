@@ -139,58 +139,29 @@ func sessHandler() http.Handler {
 	return mux
 }
 
-// sessEnv is a middleware around an application, with a fake clock and a
-// debug log, driven through httptest.ResponseRecorder.
-type sessEnv struct {
-	t    *testing.T
-	m    *Middleware
-	h    http.Handler
-	clk  *fakeClock
-	logs *sessLogBuf
-	base string
-}
-
-func sessNew(t *testing.T, mutate func(*Config), handler http.Handler) *sessEnv {
+// sessNew is an offline app (withOffline) serving handler (default
+// sessHandler), driven through httptest.ResponseRecorder.
+func sessNew(t *testing.T, mutate func(*Config), handler http.Handler) *testApp {
 	t.Helper()
-	clk := &fakeClock{now: time.Unix(sessNow, 0)}
-	logs := &sessLogBuf{}
-	cfg := Config{
-		Secret:        Secrets{harnessSecret},
-		IssuerBaseURL: sessIssuer,
-		BaseURL:       sessHTTPS,
-		ClientID:      sessClient,
-		AuthRequired:  Bool(false),
-		Now:           clk.Now,
-		Logger:        sessLogger(logs),
-		LookupEnv:     func(string) (string, bool) { return "", false },
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	m, err := New(cfg)
-	require.NoError(t, err)
-	if handler == nil {
-		handler = sessHandler()
-	}
-	return &sessEnv{t: t, m: m, h: m.Handler(handler), clk: clk, logs: logs, base: strings.TrimRight(cfg.BaseURL, "/")}
+	return newTestApp(t, withOffline(), withConfig(mutate), withHandler(handler))
 }
 
-func (e *sessEnv) name() string { return e.m.s.sessionName }
-func (e *sessEnv) unix() int64  { return e.clk.Now().Unix() }
+func (e *testApp) name() string { return e.m.s.sessionName }
+func (e *testApp) unix() int64  { return e.clk.Now().Unix() }
 
 // cookie returns "name=value" for the session cookie.
-func (e *sessEnv) cookie(value string) string { return e.name() + "=" + value }
+func (e *testApp) cookie(value string) string { return e.name() + "=" + value }
 
 // hdr is the JWE header of a session created iatAgo and last written uatAgo,
 // with the exp the middleware itself would compute.
-func (e *sessEnv) hdr(iatAgo, uatAgo time.Duration) cookiecrypto.Header {
+func (e *testApp) hdr(iatAgo, uatAgo time.Duration) cookiecrypto.Header {
 	now := e.unix()
 	iat, uat := now-int64(iatAgo/time.Second), now-int64(uatAgo/time.Second)
 	return cookiecrypto.Header{IAT: iat, UAT: uat, EXP: e.m.s.expiry(iat, uat, &Session{})}
 }
 
 // mint encrypts body (a JSON object) under the middleware's current key.
-func (e *sessEnv) mint(h cookiecrypto.Header, body string) string {
+func (e *testApp) mint(h cookiecrypto.Header, body string) string {
 	e.t.Helper()
 	v, err := e.m.keys.Encrypt(h, []byte(body))
 	require.NoError(e.t, err)
@@ -198,7 +169,7 @@ func (e *sessEnv) mint(h cookiecrypto.Header, body string) string {
 }
 
 // mintUser mints a fresh session for sub, with extra session keys.
-func (e *sessEnv) mintUser(sub string, extra map[string]any) string {
+func (e *testApp) mintUser(sub string, extra map[string]any) string {
 	e.t.Helper()
 	return e.mint(e.hdr(0, 0), sessBody(e.t, sub, extra))
 }
@@ -211,7 +182,7 @@ const sessDue = 5 * time.Minute
 
 // mintDue mints a session for sub created and last written sessDue ago,
 // so that the next response re-issues it.
-func (e *sessEnv) mintDue(sub string, extra map[string]any) string {
+func (e *testApp) mintDue(sub string, extra map[string]any) string {
 	e.t.Helper()
 	return e.mint(e.hdr(sessDue, sessDue), sessBody(e.t, sub, extra))
 }
@@ -244,7 +215,7 @@ func sessJWT(claims map[string]any) string {
 }
 
 // do serves one request; headers are name, value pairs.
-func (e *sessEnv) do(method, path, cookie string, headers ...string) *httptest.ResponseRecorder {
+func (e *testApp) do(method, path, cookie string, headers ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, e.base+path, nil)
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
@@ -257,12 +228,12 @@ func (e *sessEnv) do(method, path, cookie string, headers ...string) *httptest.R
 	return rec
 }
 
-func (e *sessEnv) get(path, cookie string) *httptest.ResponseRecorder {
+func (e *testApp) get(path, cookie string) *httptest.ResponseRecorder {
 	return e.do(http.MethodGet, path, cookie)
 }
 
 // view fetches "/" with cookie and decodes the sessView.
-func (e *sessEnv) view(cookie string) (sessView, *httptest.ResponseRecorder) {
+func (e *testApp) view(cookie string) (sessView, *httptest.ResponseRecorder) {
 	e.t.Helper()
 	rec := e.get("/", cookie)
 	return sessViewOf(e.t, rec), rec
@@ -380,7 +351,7 @@ func sessDecrypt(t *testing.T, value string, secrets ...string) (cookiecrypto.He
 // bigFor returns a length of the "big" value that makes a session of
 // about chunks cookie chunks under e's configuration (the middle of the
 // range, so the exact JWE overhead does not matter).
-func (e *sessEnv) bigFor(chunks int) int {
+func (e *testApp) bigFor(chunks int) int {
 	e.t.Helper()
 	size := e.m.s.chunkSize(0)
 	base := e.mint(e.hdr(0, 0), sessBody(e.t, "alice", map[string]any{"big": ""}))
