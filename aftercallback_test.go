@@ -23,13 +23,7 @@ type acHook = func(w http.ResponseWriter, r *http.Request, s Session, state map[
 // the given AfterCallback.
 func acApp(t *testing.T, opOpts oidctest.Options, hook acHook, mutate func(*Config)) *testApp {
 	t.Helper()
-	return newTestApp(t, withProvider(opOpts), withConfig(func(c *Config) {
-		codeFlow(c)
-		c.AfterCallback = hook
-		if mutate != nil {
-			mutate(c)
-		}
-	}))
+	return newTestApp(t, withProvider(opOpts), withConfig(codeFlow), withConfig(func(c *Config) { c.AfterCallback = hook }), withConfig(mutate))
 }
 
 // acStatusError is an error that carries its HTTP status.

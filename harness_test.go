@@ -5,13 +5,11 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -416,46 +414,17 @@ func (b *browser) postForm(u string, form url.Values) (*http.Response, string) {
 	return b.do(req)
 }
 
-var (
-	formAction = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
-	formInput  = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
-)
-
-// parseFormPost extracts the action and fields of the provider's form_post
-// page.
-func parseFormPost(t *testing.T, body string) (string, url.Values) {
-	t.Helper()
-	m := formAction.FindStringSubmatch(body)
-	require.NotNil(t, m, "no form in %q", body)
-	vals := url.Values{}
-	for _, in := range formInput.FindAllStringSubmatch(body, -1) {
-		vals.Add(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
-	}
-	return html.UnescapeString(m[1]), vals
-}
-
 // authorize follows the app's redirect to the provider and returns the
-// provider's authorization response as (callback URL, method, params).
+// provider's authorization response as (callback URL, method, params)
+// (oidctest.ReadAuthorizationResponse).
 func (b *browser) authorize(loginResp *http.Response) (string, string, url.Values) {
 	b.t.Helper()
 	require.Equal(b.t, http.StatusFound, loginResp.StatusCode, "login should redirect")
 	resp, body := b.get(loginResp.Header.Get("Location"))
-	switch resp.StatusCode {
-	case http.StatusOK:
-		action, vals := parseFormPost(b.t, body)
-		return action, http.MethodPost, vals
-	case http.StatusFound, http.StatusSeeOther:
-		loc, err := url.Parse(resp.Header.Get("Location"))
-		require.NoError(b.t, err)
-		vals := loc.Query()
-		if loc.Fragment != "" {
-			vals, _ = url.ParseQuery(loc.Fragment)
-		}
-		loc.RawQuery, loc.Fragment = "", ""
-		return loc.String(), http.MethodGet, vals
-	}
-	b.t.Fatalf("unexpected authorize response %d: %s", resp.StatusCode, body)
-	return "", "", nil
+	resp.Body = io.NopCloser(strings.NewReader(body))
+	ar, err := oidctest.ReadAuthorizationResponse(resp)
+	require.NoError(b.t, err, "unexpected authorize response %d: %s", resp.StatusCode, body)
+	return ar.URL, ar.Method, ar.Params
 }
 
 // deliver sends an authorization response to the app's callback.

@@ -15,14 +15,9 @@ import (
 // jarApp is an app whose requests objects are signed with key (alg).
 func jarApp(t *testing.T, key crypto.Signer, alg string, mutate func(*Config)) *testApp {
 	t.Helper()
-	return newTestApp(t, withProvider(oidctest.Options{ClientPublicKey: key.Public()}), withConfig(func(c *Config) {
-		codeFlow(c)
-		c.RequestObjectSigningKey = key
-		c.RequestObjectSigningAlg = alg
-		if mutate != nil {
-			mutate(c)
-		}
-	}))
+	return newTestApp(t, withProvider(oidctest.Options{ClientPublicKey: key.Public()}), withConfig(codeFlow), withConfig(func(c *Config) {
+		c.RequestObjectSigningKey, c.RequestObjectSigningAlg = key, alg
+	}), withConfig(mutate))
 }
 
 // jarLogin starts a login and returns the redirect and its query.

@@ -98,13 +98,7 @@ func (s *stFakeStore) fail(get, set error) {
 
 func stApp(t *testing.T, store Store, mutate func(*Config), h http.Handler) *testApp {
 	t.Helper()
-	return newTestApp(t, withProvider(oidctest.Options{Subject: "u1"}), withConfig(func(c *Config) {
-		codeFlow(c)
-		c.Session.Store = store
-		if mutate != nil {
-			mutate(c)
-		}
-	}), withHandler(h))
+	return newTestApp(t, withProvider(oidctest.Options{Subject: "u1"}), withConfig(codeFlow), withStore(store), withConfig(mutate), withHandler(h))
 }
 
 // stCookie returns the session id the browser's session cookie carries
