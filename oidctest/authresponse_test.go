@@ -15,7 +15,7 @@ import (
 // response mode, and the request that delivers it.
 func TestReadAuthorizationResponse(t *testing.T) {
 	t.Parallel()
-	p := oidctest.NewProvider(t, oidctest.Options{})
+	p := newProvider(t, oidctest.Options{})
 	tests := []struct {
 		name, responseType, mode string
 		wantMethod               string
