@@ -27,6 +27,7 @@ import (
 // with Redis stopped, protected requests get 503 (nobody is logged out),
 // and after a restart the same cookies work again.
 func TestMultiInstance(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	op := oidctest.NewProvider(t, oidctest.Options{Subject: "multi-user"})
 	rdb := newClient(t, srv.Addr())
