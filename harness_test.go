@@ -35,14 +35,24 @@ var harnessRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// testApp is an application wrapped by the middleware, served over TLS (so
-// that Secure cookies flow through the cookie jar), against an in-process
-// provider.
+// testApp is the one test harness of the package: an application wrapped
+// by the middleware, served over TLS (so that Secure cookies flow through
+// the cookie jar), against an in-process provider; or, withOffline, the
+// middleware alone, driven through httptest recorders. newTestApp builds it
+// from options:
 //
-// Every app has a default browser b. Options add routes and state:
-// withTokenRoutes adds /run (which calls the function set by run) and
-// /tokens; withBackchannel turns on back-channel logout with the in-memory
-// store bcl.
+//	withProvider, withProviderAddr  the provider
+//	withConfig, withStore           the Config
+//	withHandler                     the application (default appHandler)
+//	withRunRoute, withTokenRoutes   /run (setRun, run) and /tokens
+//	withBackchannel                 back-channel logout, store in bcl
+//	withErrorRecorder               ErrorHandler errors (takeError)
+//	withOffline                     no network (session tests: mint, view)
+//
+// Every networked app has a default browser b. The methods of the features
+// that use them live next to those tests: tokens_test.go (login, tokens,
+// refresh, run), backchannel_test.go (send, loggedIn, marker),
+// session_test.go (mint, do, get, view).
 type testApp struct {
 	t   *testing.T
 	op  *oidctest.Provider
