@@ -12,9 +12,9 @@ package oidc
 //   - private_key_jwt, JAR and mTLS ("get config JAR config validation",
 //     "get config mTLS (useMtls)"): config_client_test.go
 //     (TestConfigClientAuthValid, TestConfigClientAuthInvalid,
-//     TestConfigClientAuthWarnings), and express_gaps_test.go
-//     (TestGapConfigMTLS) for the AUTH0_MTLS-without-HTTPClient error,
-//     UseMTLS with ClientAuthMethod "none", and the absent warnings.
+//     TestConfigClientAuthWarnings), and TestGapConfigMTLS (below) for
+//     the AUTH0_MTLS-without-HTTPClient error, UseMTLS with
+//     ClientAuthMethod "none", and the absent warnings.
 //   - back-channel logout ("should require a session store for back-channel
 //     logout", "should configure back-channel logout with ..."):
 //     TestBackchannelLogoutConfig in backchannel_test.go.

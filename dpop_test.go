@@ -69,17 +69,12 @@ func thumbprint(t *testing.T, key crypto.Signer) string {
 	return base64.RawURLEncoding.EncodeToString(tp)
 }
 
-// newDPoPApp is a code-flow tkApp with DPoP on at both ends: the provider
-// with opts (DPoP implied) and the app with key.
+// newDPoPApp is a code-flow app (newTKApp) with DPoP on at both ends: the
+// provider with opts (DPoP implied) and the app with key.
 func newDPoPApp(t *testing.T, opts oidctest.Options, key crypto.Signer, mutate func(*Config)) *testApp {
 	t.Helper()
 	opts.DPoP = true
-	return newTKApp(t, opts, func(c *Config) {
-		c.DPoP = &DPoPConfig{Key: key}
-		if mutate != nil {
-			mutate(c)
-		}
-	})
+	return newTestApp(t, withProvider(opts), withTokenRoutes(), withConfig(func(c *Config) { c.DPoP = &DPoPConfig{Key: key} }), withConfig(mutate))
 }
 
 // TestDPoPCodeFlow: the code flow binds the code (dpop_jkt), the access

@@ -101,7 +101,7 @@ func TestSessionExpressAppSession(t *testing.T) {
 	})
 
 	// "should disregard custom id generation without a custom store" is
-	// TestGapCookieSessionGenid (express_gaps_test.go): Session.Genid is
+	// TestGapCookieSessionGenid (session_cookie_test.go): Session.Genid is
 	// only used with a Session.Store.
 }
 
