@@ -23,13 +23,7 @@ type acHook = func(w http.ResponseWriter, r *http.Request, s Session, state map[
 // the given AfterCallback.
 func acApp(t *testing.T, opOpts oidctest.Options, hook acHook, mutate func(*Config)) *testApp {
 	t.Helper()
-	return newTestApp(t, opOpts, func(c *Config) {
-		codeFlow(c)
-		c.AfterCallback = hook
-		if mutate != nil {
-			mutate(c)
-		}
-	}, nil)
+	return newTestApp(t, withProvider(opOpts), withConfig(codeFlow), withConfig(func(c *Config) { c.AfterCallback = hook }), withConfig(mutate))
 }
 
 // acStatusError is an error that carries its HTTP status.
@@ -358,7 +352,7 @@ func TestCallbackSessionMerge(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{Subject: "alice"}, nil, nil)
+			app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}))
 			b := app.browser()
 			tc.before(app, b)
 			app.op.SetOptions(func(o *oidctest.Options) { o.Subject = tc.secondUser })
@@ -388,7 +382,7 @@ func TestCallbackReplacesStaleCookies(t *testing.T) {
 	for name, stale := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{}, nil, nil)
+			app := newTestApp(t)
 			b := app.browser()
 			u, _ := url.Parse(app.url("/"))
 			for _, c := range stale {
@@ -410,7 +404,7 @@ func TestCallbackReplacesStaleCookies(t *testing.T) {
 
 	t.Run("expired cookie", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, nil, nil)
+		app := newTestApp(t)
 		b := app.browser()
 		b.login(app, "/login")
 		b.get(app.url("/set?old=1"))

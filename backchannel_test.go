@@ -127,12 +127,6 @@ func (s *bclStore) put(id string, e []byte, expiry time.Time) {
 // markers in Session.Store).
 var bclModes = []string{"cookie", "store"}
 
-// bclApp is a test app with back-channel logout on.
-type bclApp struct {
-	*testApp
-	store *bclStore
-}
-
 // bclHandler serves "/", "/session" and "/set" and 404s everything else.
 func bclHandler() http.Handler {
 	app := appHandler()
@@ -143,29 +137,15 @@ func bclHandler() http.Handler {
 	return mux
 }
 
-func newBCLApp(t *testing.T, mode string, opOpts oidctest.Options, mutate func(*Config)) *bclApp {
+// newBCLApp is an app with back-channel logout on in mode (bclModes) that
+// serves bclHandler.
+func newBCLApp(t *testing.T, mode string, opOpts oidctest.Options, mutate func(*Config)) *testApp {
 	t.Helper()
-	var st *bclStore
-	app := newTestApp(t, opOpts, func(c *Config) {
-		st = newBCLStore(c.Now)
-		switch mode {
-		case "cookie":
-			c.BackchannelLogout = &BackchannelLogoutConfig{Store: st}
-		case "store":
-			c.Session.Store = st
-			c.BackchannelLogout = &BackchannelLogoutConfig{}
-		default:
-			t.Fatalf("unknown mode %q", mode)
-		}
-		if mutate != nil {
-			mutate(c)
-		}
-	}, bclHandler())
-	return &bclApp{testApp: app, store: st}
+	return newTestApp(t, withProvider(opOpts), withBackchannel(mode), withConfig(mutate), withHandler(bclHandler()))
 }
 
 // send posts a logout token built by the provider to the app.
-func (a *bclApp) send(t *testing.T, opts oidctest.BackchannelLogoutOptions) (*http.Response, map[string]string) {
+func (a *testApp) send(t *testing.T, opts oidctest.BackchannelLogoutOptions) (*http.Response, map[string]string) {
 	t.Helper()
 	opts.Client = a.srv.Client()
 	resp, err := a.op.SendBackchannelLogoutWith(context.Background(), a.url("/backchannel-logout"), opts)
@@ -182,11 +162,11 @@ func (a *bclApp) send(t *testing.T, opts oidctest.BackchannelLogoutOptions) (*ht
 }
 
 // loggedIn logs a new browser in and returns it with its sid and sub.
-func (a *bclApp) loggedIn(t *testing.T) (*browser, string, string) {
+func (a *testApp) loggedIn(t *testing.T) (*browser, string, string) {
 	t.Helper()
 	b := a.browser()
-	b.login(a.testApp, "/login")
-	s := b.session(a.testApp)
+	b.login(a, "/login")
+	s := b.session(a)
 	require.Equal(t, true, s["authenticated"])
 	user := s["user"].(map[string]any)
 	sid, _ := user["sid"].(string)
@@ -194,14 +174,14 @@ func (a *bclApp) loggedIn(t *testing.T) (*browser, string, string) {
 	return b, sid, user["sub"].(string)
 }
 
-func (a *bclApp) authenticated(t *testing.T, b *browser) bool {
+func (a *testApp) authenticated(t *testing.T, b *browser) bool {
 	t.Helper()
-	return b.session(a.testApp)["authenticated"] == true
+	return b.session(a)["authenticated"] == true
 }
 
-func (a *bclApp) marker(t *testing.T, id string) (storeEntry, time.Time, bool) {
+func (a *testApp) marker(t *testing.T, id string) (storeEntry, time.Time, bool) {
 	t.Helper()
-	return a.store.entry(t, a.op.Issuer()+"|"+id)
+	return a.bcl.entry(t, a.op.Issuer()+"|"+id)
 }
 
 func TestBackchannelLogoutExpress(t *testing.T) {
@@ -314,12 +294,12 @@ func testBackchannelLogoutExpress(t *testing.T, mode string) {
 	t.Run("should fail if storing the token fails", func(t *testing.T) {
 		t.Parallel()
 		app := newBCLApp(t, mode, oidctest.Options{}, nil)
-		app.store.fault(nil, errors.New("storage failure"), nil)
+		app.bcl.fault(nil, errors.New("storage failure"), nil)
 		resp, body := app.send(t, oidctest.BackchannelLogoutOptions{Sub: "foo", Sid: "bar"})
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Equal(t, map[string]string{"error": "application_error",
 			"error_description": "The application failed to invalidate the session."}, body)
-		app.store.fault(nil, nil, nil)
+		app.bcl.fault(nil, nil, nil)
 		resp, _ = app.send(t, oidctest.BackchannelLogoutOptions{Sub: "foo", Sid: "bar"})
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "the provider may retry")
 	})
@@ -355,7 +335,7 @@ func testBackchannelLogoutExpress(t *testing.T, mode string) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		app.clk.Advance(2 * time.Second)
 		b := app.browser()
-		b.login(app.testApp, "/login")
+		b.login(app, "/login")
 		assert.True(t, app.authenticated(t, b))
 		_, _, ok := app.marker(t, sub)
 		assert.True(t, ok, "the sub marker is kept (express deletes it)")
@@ -365,7 +345,7 @@ func testBackchannelLogoutExpress(t *testing.T, mode string) {
 		t.Parallel()
 		app := newBCLApp(t, mode, oidctest.Options{}, nil)
 		b, _, _ := app.loggedIn(t)
-		app.store.fault(errors.New("storage failure"), nil, nil)
+		app.bcl.fault(errors.New("storage failure"), nil, nil)
 		resp, body := b.get(app.url("/session"), "Accept", "application/json")
 		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "express: 500")
 		assert.NotEmpty(t, resp.Header.Get("Retry-After"))
@@ -615,7 +595,7 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 		resp, body := app.send(t, oidctest.BackchannelLogoutOptions{Token: tok})
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "(a) the replay is refused")
 		assert.Equal(t, "the logout token was already used", body["error_description"])
-		_, _, ok := app.store.entry(t, app.op.Issuer()+"|jti|"+jtiOf(t, tok))
+		_, _, ok := app.bcl.entry(t, app.op.Issuer()+"|jti|"+jtiOf(t, tok))
 		assert.True(t, ok, "the jti is shared with other instances through the store")
 
 		// Another instance sharing the store refuses it too.
@@ -673,11 +653,11 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 		t.Parallel()
 		app := newBCLApp(t, mode, oidctest.Options{}, nil)
 		b, sid, sub := app.loggedIn(t)
-		app.store.fault(nil, errors.New("down"), nil)
+		app.bcl.fault(nil, errors.New("down"), nil)
 		resp, body := app.send(t, oidctest.BackchannelLogoutOptions{Sub: sub, Sid: sid})
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Equal(t, "application_error", body["error"])
-		app.store.fault(nil, nil, nil)
+		app.bcl.fault(nil, nil, nil)
 		assert.True(t, app.authenticated(t, b))
 	})
 	t.Run("BCL-18 (b) the same browser logs in again after a sid logout", func(t *testing.T) {
@@ -688,8 +668,8 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.False(t, app.authenticated(t, b))
 		app.clk.Advance(time.Second)
-		b.login(app.testApp, "/login")
-		s := b.session(app.testApp)
+		b.login(app, "/login")
+		s := b.session(app)
 		assert.Equal(t, true, s["authenticated"])
 		assert.Equal(t, sid, s["user"].(map[string]any)["sid"], "the provider kept its session (and sid)")
 	})
@@ -702,8 +682,8 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		app.clk.Advance(time.Millisecond) // the ID token's iat is the logout token's
 		b := old                          // the provider keeps its session in this browser
-		b.login(app.testApp, "/login")
-		s := b.session(app.testApp)
+		b.login(app, "/login")
+		s := b.session(app)
 		assert.Equal(t, true, s["authenticated"])
 		assert.Equal(t, sid, s["user"].(map[string]any)["sid"], "the provider kept its session (and sid)")
 		_, _, ok := app.marker(t, sid)
@@ -734,7 +714,7 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 		t.Parallel()
 		app := newBCLApp(t, mode, oidctest.Options{}, func(c *Config) { c.AuthRequired = nil })
 		b, _, _ := app.loggedIn(t)
-		app.store.fault(errors.New("timeout"), nil, nil)
+		app.bcl.fault(errors.New("timeout"), nil, nil)
 		for _, accept := range []string{"application/json", "text/html"} {
 			resp, body := b.get(app.url("/session"), "Accept", accept)
 			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
@@ -742,7 +722,7 @@ func testBackchannelLogoutCatalog(t *testing.T, mode string) {
 			assert.Empty(t, resp.Header.Values("Set-Cookie"), "no cookie cleared or extended")
 			assert.NotContains(t, body, "hello")
 		}
-		app.store.fault(nil, nil, nil)
+		app.bcl.fault(nil, nil, nil)
 		assert.True(t, app.authenticated(t, b), "the same cookie works once the store is back")
 	})
 }
@@ -767,14 +747,14 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 			// express-openid-connect's marker: only the cookie member, whose
 			// expires - maxAge is the write time.
 			exp := app.clk.Now().Add(time.Hour)
-			app.store.put(key, expressMarker(exp), exp)
+			app.bcl.put(key, expressMarker(exp), exp)
 			assert.False(t, app.authenticated(t, a), which)
 			app.clk.Advance(time.Millisecond)
-			a.login(app.testApp, "/login") // the provider keeps its session: the same sid
-			s := a.session(app.testApp)
+			a.login(app, "/login") // the provider keeps its session: the same sid
+			s := a.session(app)
 			assert.Equal(t, true, s["authenticated"], "a login started after the marker was written")
 			assert.Equal(t, sid, s["user"].(map[string]any)["sid"])
-			_, _, ok := app.store.entry(t, key)
+			_, _, ok := app.bcl.entry(t, key)
 			assert.True(t, ok, "the marker is kept (express's onLogin deletes it)")
 			app.clk.Advance(2 * time.Second)
 		}
@@ -790,7 +770,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		}
 		now := app.clk.Now()
 		exp := now.Add(time.Hour)
-		app.store.put(app.op.Issuer()+"|u", expressMarker(exp), exp)
+		app.bcl.put(app.op.Issuer()+"|u", expressMarker(exp), exp)
 		for name, tc := range map[string]struct {
 			iat  int64
 			want bool
@@ -811,7 +791,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		app := newBCLApp(t, "cookie", oidctest.Options{}, nil)
 		b, sid, _ := app.loggedIn(t)
 		exp := app.clk.Now().Add(time.Hour)
-		app.store.put(app.op.Issuer()+"|"+sid, encodeEntry("someone-else", storeEntry{Header: storeHeader{IAT: 1}}), exp)
+		app.bcl.put(app.op.Issuer()+"|"+sid, encodeEntry("someone-else", storeEntry{Header: storeHeader{IAT: 1}}), exp)
 		resp, _ := b.get(app.url("/session"))
 		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	})
@@ -832,11 +812,11 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		b := app.browser()
 		resp, _ := b.get(app.url("/login"))
 		cb, method, vals := b.authorize(resp)
-		app.store.fault(errors.New("down"), nil, nil)
+		app.bcl.fault(errors.New("down"), nil, nil)
 		resp, _ = b.deliver(cb, method, vals)
 		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 		assert.Empty(t, resp.Header.Get("Location"))
-		app.store.fault(nil, nil, nil)
+		app.bcl.fault(nil, nil, nil)
 		assert.False(t, app.authenticated(t, b))
 	})
 	t.Run("custom hooks without a store", func(t *testing.T) {
@@ -844,7 +824,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		var mu sync.Mutex
 		loggedOut := map[string]bool{}
 		var logins int
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		app := newTestApp(t, withConfig(func(c *Config) {
 			c.BackchannelLogout = &BackchannelLogoutConfig{
 				OnLogoutToken: func(_ context.Context, claims Claims) error {
 					mu.Lock()
@@ -870,8 +850,8 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 					return nil
 				},
 			}
-		}, bclHandler())
-		a := &bclApp{testApp: app}
+		}), withHandler(bclHandler()))
+		a := app
 		b, _, sub := a.loggedIn(t)
 		assert.Equal(t, 1, logins)
 		resp, body := a.send(t, oidctest.BackchannelLogoutOptions{Sub: "fail"})
@@ -884,7 +864,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 	t.Run("IsLoggedOut errors use their StatusCode", func(t *testing.T) {
 		t.Parallel()
 		var failing atomic.Bool
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		app := newTestApp(t, withConfig(func(c *Config) {
 			c.BackchannelLogout = &BackchannelLogoutConfig{
 				OnLogoutToken: func(context.Context, Claims) error { return nil },
 				IsLoggedOut: func(*http.Request, *Context) (bool, error) {
@@ -894,7 +874,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 					return false, nil
 				},
 			}
-		}, bclHandler())
+		}), withHandler(bclHandler()))
 		b := app.browser()
 		b.login(app, "/login")
 		failing.Store(true)
@@ -916,7 +896,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		resp, _ := app.send(t, oidctest.BackchannelLogoutOptions{Sid: sid})
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.True(t, app.authenticated(t, b), "no check")
-		b.login(app.testApp, "/login")
+		b.login(app, "/login")
 		_, _, ok := app.marker(t, sid)
 		assert.True(t, ok, "no OnLogin")
 	})
@@ -937,11 +917,11 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		})
 		mux.Handle("/", bclHandler())
 		st := newBCLStore(time.Now)
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		app := newTestApp(t, withConfig(func(c *Config) {
 			st.now = c.Now
 			c.BackchannelLogout = &BackchannelLogoutConfig{Store: st}
 			c.Routes.BackchannelLogout = RouteDisabled
-		}, mux)
+		}), withHandler(mux))
 		for path, want := range map[string]int{"/backchannel-logout": http.StatusNotFound, "/hooks/logout": http.StatusOK} {
 			resp, err := app.op.SendBackchannelLogoutWith(context.Background(), app.url(path),
 				oidctest.BackchannelLogoutOptions{Sid: "s", Client: app.srv.Client()})
@@ -956,7 +936,7 @@ func TestBackchannelLogoutHooks(t *testing.T) {
 		mux.HandleFunc("POST /hooks/logout", func(w http.ResponseWriter, r *http.Request) {
 			FromRequest(r).BackchannelLogout(w, r)
 		})
-		app := newTestApp(t, oidctest.Options{}, nil, mux)
+		app := newTestApp(t, withHandler(mux))
 		resp, err := app.op.SendBackchannelLogoutWith(context.Background(), app.url("/hooks/logout"),
 			oidctest.BackchannelLogoutOptions{Sid: "s", Client: app.srv.Client()})
 		require.NoError(t, err)
@@ -1125,7 +1105,7 @@ func TestBackchannelLogoutSameSecond(t *testing.T) {
 
 			app.clk.Advance(time.Millisecond)
 			b := app.browser()
-			resp, _ = b.login(app.testApp, "/login")
+			resp, _ = b.login(app, "/login")
 			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 			resp, body := b.get(app.url("/session"), "Accept", "text/html")
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "served, not sent back to the provider")
@@ -1247,12 +1227,12 @@ func TestLoginStartedAt(t *testing.T) {
 		s, _ := FromRequest(r).Session()
 		fmt.Fprint(w, s.LoginStartedAt)
 	})
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+	app := newTestApp(t, withConfig(func(c *Config) {
 		c.AfterCallback = func(_ http.ResponseWriter, _ *http.Request, s Session, _ map[string]any) (Session, error) {
 			started = s.LoginStartedAt
 			return Session{IDToken: s.IDToken}, nil
 		}
-	}, mux)
+	}), withHandler(mux))
 	b := app.browser()
 	resp, _ := b.get(app.url("/login"))
 	want := app.clk.Now().UnixMicro()

@@ -13,8 +13,8 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// benchSessions are the three payload sizes of peers.md §D: claims only,
-// tokens (~3 KB cookie) and large (chunked).
+// benchSessions are the three payload sizes that docs/performance.md
+// reports: claims only, tokens (~3 KB cookie) and large (chunked).
 func benchSessions() map[string]oidctest.SessionOptions {
 	claims := map[string]any{"sub": "auth0|5f7c8ec7c33c6c004bbafe82", "name": "Jane Doe", "email": "jane@example.com",
 		"email_verified": true, "sid": "7b1a0f4e-2b6c-4c86-9d4c-1c1f3f3c3a11", "nickname": "jane"}

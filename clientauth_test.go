@@ -102,12 +102,12 @@ func ckLoggedIn(t *testing.T, app *testApp, b *browser, resp *http.Response, bod
 func TestClientAuthPrivateKeyJWT(t *testing.T) {
 	t.Parallel()
 	key := ckKeys().rsa
-	app := newTestApp(t, oidctest.Options{
+	app := newTestApp(t, withProvider(oidctest.Options{
 		ClientPublicKey: key.Public(), TokenEndpointAuthMethods: []string{"private_key_jwt"},
-	}, func(c *Config) {
+	}), withConfig(func(c *Config) {
 		codeFlow(c)
 		c.ClientAssertionSigningKey = key
-	}, nil)
+	}))
 	var jtis []string
 	for range 2 {
 		b := app.browser()
@@ -158,14 +158,14 @@ func TestClientAuthAssertionAlgorithms(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{
+			app := newTestApp(t, withProvider(oidctest.Options{
 				ClientPublicKey: tt.key.Public(), TokenEndpointAuthMethods: []string{"private_key_jwt"},
-			}, func(c *Config) {
+			}), withConfig(func(c *Config) {
 				codeFlow(c)
 				c.ClientSecret = ""
 				c.ClientAssertionSigningKey = tt.key
 				c.ClientAssertionSigningAlg = tt.alg
-			}, nil)
+			}))
 			b := app.browser()
 			resp, body := b.login(app, "/login")
 			ckLoggedIn(t, app, b, resp, body)
@@ -195,12 +195,12 @@ func ckAssertPSSSalt(t *testing.T, raw string, pub *rsa.PublicKey, alg string) {
 func TestClientAuthClientSecretJWT(t *testing.T) {
 	t.Parallel()
 	secret := ckKeys().secret
-	app := newTestApp(t, oidctest.Options{
+	app := newTestApp(t, withProvider(oidctest.Options{
 		ClientSecret: secret, TokenEndpointAuthMethods: []string{"client_secret_jwt"},
-	}, func(c *Config) {
+	}), withConfig(func(c *Config) {
 		codeFlow(c)
 		c.ClientAuthMethod = "client_secret_jwt"
-	}, nil)
+	}))
 	b := app.browser()
 	resp, body := b.login(app, "/login")
 	ckLoggedIn(t, app, b, resp, body)
@@ -341,11 +341,11 @@ func TestClientAuthMTLS(t *testing.T) {
 		f, client := newCKMTLS(t)
 		var mu sync.Mutex
 		var errs []error
-		app := newTestApp(t, oidctest.Options{MutateDiscovery: func(doc map[string]any) {
+		app := newTestApp(t, withProvider(oidctest.Options{MutateDiscovery: func(doc map[string]any) {
 			if a := aliases(f); a != nil {
 				doc["mtls_endpoint_aliases"] = a
 			}
-		}}, func(c *Config) {
+		}}), withConfig(func(c *Config) {
 			codeFlow(c)
 			c.ClientSecret = ""
 			c.UseMTLS = true
@@ -359,7 +359,7 @@ func TestClientAuthMTLS(t *testing.T) {
 			if mutate != nil {
 				mutate(c)
 			}
-		}, nil)
+		}))
 		f.op.Store(app.op)
 		return app, f, &errs
 	}
@@ -454,10 +454,10 @@ func slicesKeys(v url.Values) []string {
 func TestClientAuthBasicAtPAR(t *testing.T) {
 	t.Parallel()
 	const id, secret = "client:with space", "s3cr3t/+%&"
-	app := newTestApp(t, oidctest.Options{ClientID: id, ClientSecret: secret}, func(c *Config) {
+	app := newTestApp(t, withProvider(oidctest.Options{ClientID: id, ClientSecret: secret}), withConfig(func(c *Config) {
 		codeFlow(c)
 		c.PushedAuthorizationRequests = true
-	}, nil)
+	}))
 	b := app.browser()
 	resp, body := b.login(app, "/login")
 	ckLoggedIn(t, app, b, resp, body)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,79 +12,43 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// commitApp is an application whose /late route writes its body first and
-// then runs a session change; /set and /session are appHandler's.
-type commitApp struct {
-	*testApp
-	store *stFakeStore // nil in cookie mode
-
-	mu     sync.Mutex // guards the fields below
-	change func(c *Context) error
-	before func() // runs after the body, before the change
-	err    error
-	values map[string]any // the session's values in the request, after the change
-	found  bool
-}
-
-func newCommitApp(t *testing.T, storeMode bool) *commitApp {
+// newCommitApp is appHandler plus /run (withRunRoute); in store mode its
+// sessions are in the returned store (nil in cookie mode).
+func newCommitApp(t *testing.T, storeMode bool) (*testApp, *stFakeStore) {
 	t.Helper()
-	a := &commitApp{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/late", func(w http.ResponseWriter, r *http.Request) {
-		c := FromRequest(r)
-		fmt.Fprint(w, "body first") // the headers go out here
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if a.before != nil {
-			a.before()
-		}
-		a.err = a.change(c)
-		var s Session
-		s, a.found = c.Session()
-		a.values = s.Values
-	})
-	mux.Handle("/", appHandler())
-	var mutate func(*Config)
-	if storeMode {
-		a.store = newSTFakeStore()
-		mutate = func(c *Config) { c.Session.Store = a.store }
+	if !storeMode {
+		return newTestApp(t, withRunRoute()), nil
 	}
-	a.testApp = newTestApp(t, oidctest.Options{}, mutate, mux)
-	return a
+	store := newSTFakeStore()
+	return newTestApp(t, withRunRoute(), withStore(store)), store
 }
 
-// late runs change after the body of a /late request and returns the
-// change's error.
-func (a *commitApp) late(b *browser, change func(c *Context) error) error {
+// lateResult is what a late change saw in its request.
+type lateResult struct {
+	err    error          // the change's error
+	values map[string]any // the session's values after the change (nil: no session)
+}
+
+// late makes b request /run, whose handler writes its body first and then
+// runs before (if not nil) and change, and checks that no session cookie
+// went out.
+func late(a *testApp, b *browser, before func(), change func(c *Context) error) lateResult {
 	a.t.Helper()
-	a.mu.Lock()
-	a.change = change
-	a.mu.Unlock()
-	resp, body := b.get(a.url("/late"))
+	var res lateResult
+	a.setRun(func(w http.ResponseWriter, r *http.Request, c *Context) {
+		fmt.Fprint(w, "body first") // the headers go out here
+		if before != nil {
+			before()
+		}
+		res.err = change(c)
+		if s, ok := c.Session(); ok {
+			res.values = s.Values
+		}
+	})
+	resp, body := b.get(a.url("/run"))
 	require.Equal(a.t, http.StatusOK, resp.StatusCode, body)
 	assert.Empty(a.t, setCookies(resp, "appSession"), "no session cookie: the headers were written before the change")
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.err
-}
-
-// setBefore sets a function the /late handler runs between its body and the
-// change.
-func (a *commitApp) setBefore(f func()) {
-	a.mu.Lock()
-	a.before = f
-	a.mu.Unlock()
-}
-
-// inRequest returns the session's values the /late handler saw after the
-// change (nil when there was no session).
-func (a *commitApp) inRequest() map[string]any {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.found {
-		return nil
-	}
-	return a.values
+	return res
 }
 
 // commitValues returns the session's values as the next request sees them (nil:
@@ -124,76 +87,75 @@ func TestSessionChangeAfterCommit(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name+"/cookie", func(t *testing.T) {
 			t.Parallel()
-			app := newCommitApp(t, false)
+			app, _ := newCommitApp(t, false)
 			b := app.browser()
 			b.get(app.url("/set?k=v&k2=v2"))
-			err := app.late(b, tc.change)
+			res := late(app, b, nil, tc.change)
 			if tc.cookieErr == nil {
-				assert.NoError(t, err)
+				assert.NoError(t, res.err)
 			} else {
-				assert.ErrorIs(t, err, tc.cookieErr)
+				assert.ErrorIs(t, res.err, tc.cookieErr)
 			}
-			assert.Equal(t, seeded, app.inRequest(), "the session is left as it was in the request")
-			assert.Equal(t, seeded, commitValues(b, app.testApp), "and in the cookie")
+			assert.Equal(t, seeded, res.values, "the session is left as it was in the request")
+			assert.Equal(t, seeded, commitValues(b, app), "and in the cookie")
 		})
 		t.Run(tc.name+"/store", func(t *testing.T) {
 			t.Parallel()
-			app := newCommitApp(t, true)
+			app, store := newCommitApp(t, true)
 			b := app.browser()
 			b.get(app.url("/set?k=v&k2=v2"))
-			id := stCookie(t, app.testApp, b)
+			id := stCookie(t, app, b)
 			require.NotEmpty(t, id)
-			require.NoError(t, app.late(b, tc.change), "the session keeps its id: saved to the store at once")
-			assert.Equal(t, tc.stored, app.inRequest())
+			res := late(app, b, nil, tc.change)
+			require.NoError(t, res.err, "the session keeps its id: saved to the store at once")
+			assert.Equal(t, tc.stored, res.values)
 			if tc.stored == nil {
-				assert.NotContains(t, app.store.ids(), id, "the entry is destroyed")
-				assert.Nil(t, commitValues(b, app.testApp))
+				assert.NotContains(t, store.ids(), id, "the entry is destroyed")
+				assert.Nil(t, commitValues(b, app))
 				return
 			}
-			assert.Equal(t, tc.stored, gapStoreData(t, app.store, id))
-			assert.Equal(t, tc.stored, commitValues(b, app.testApp), "the next request sees the change")
-			assert.Equal(t, id, stCookie(t, app.testApp, b), "same id")
+			assert.Equal(t, tc.stored, gapStoreData(t, store, id))
+			assert.Equal(t, tc.stored, commitValues(b, app), "the next request sees the change")
+			assert.Equal(t, id, stCookie(t, app, b), "same id")
 		})
 	}
 
 	t.Run("store: a new session needs a cookie, so it is refused", func(t *testing.T) {
 		t.Parallel()
-		app := newCommitApp(t, true)
+		app, store := newCommitApp(t, true)
 		b := app.browser()
-		err := app.late(b, func(c *Context) error { return c.Set("late", "x") })
-		assert.ErrorIs(t, err, ErrResponseCommitted)
-		assert.Nil(t, app.inRequest())
-		assert.Empty(t, app.store.ids(), "nothing is stored under an id no cookie names")
+		res := late(app, b, nil, func(c *Context) error { return c.Set("late", "x") })
+		assert.ErrorIs(t, res.err, ErrResponseCommitted)
+		assert.Nil(t, res.values)
+		assert.Empty(t, store.ids(), "nothing is stored under an id no cookie names")
 	})
 
 	t.Run("store: a failed write is returned and the session is left as it was", func(t *testing.T) {
 		t.Parallel()
-		app := newCommitApp(t, true)
+		app, store := newCommitApp(t, true)
 		b := app.browser()
 		b.get(app.url("/set?k=v&k2=v2"))
-		id := stCookie(t, app.testApp, b)
+		id := stCookie(t, app, b)
 		boom := errors.New("store down")
-		app.setBefore(func() { app.store.fail(nil, boom) })
-		err := app.late(b, func(c *Context) error { return c.Set("late", "x") })
-		app.store.fail(nil, nil)
-		assert.ErrorIs(t, err, ErrStoreUnavailable)
-		assert.ErrorIs(t, err, boom)
-		assert.NotErrorIs(t, err, ErrResponseCommitted)
-		assert.Equal(t, seeded, app.inRequest())
-		assert.Equal(t, seeded, gapStoreData(t, app.store, id))
+		res := late(app, b, func() { store.fail(nil, boom) }, func(c *Context) error { return c.Set("late", "x") })
+		store.fail(nil, nil)
+		assert.ErrorIs(t, res.err, ErrStoreUnavailable)
+		assert.ErrorIs(t, res.err, boom)
+		assert.NotErrorIs(t, res.err, ErrResponseCommitted)
+		assert.Equal(t, seeded, res.values)
+		assert.Equal(t, seeded, gapStoreData(t, store, id))
 	})
 
 	t.Run("store: a session logged out meanwhile is not brought back", func(t *testing.T) {
 		t.Parallel()
-		app := newCommitApp(t, true)
+		app, store := newCommitApp(t, true)
 		b := app.browser()
 		b.get(app.url("/set?k=v&k2=v2"))
-		id := stCookie(t, app.testApp, b)
-		app.setBefore(func() { assert.NoError(t, app.store.Destroy(t.Context(), id)) })
-		err := app.late(b, func(c *Context) error { return c.Set("late", "x") })
-		assert.ErrorIs(t, err, ErrResponseCommitted)
-		assert.NotContains(t, app.store.ids(), id)
-		assert.Nil(t, commitValues(b, app.testApp))
+		id := stCookie(t, app, b)
+		res := late(app, b, func() { assert.NoError(t, store.Destroy(t.Context(), id)) }, func(c *Context) error { return c.Set("late", "x") })
+		assert.ErrorIs(t, res.err, ErrResponseCommitted)
+		assert.NotContains(t, store.ids(), id)
+		assert.Nil(t, commitValues(b, app))
 	})
 }
 
@@ -203,7 +165,7 @@ func TestSessionChangeAfterCommit(t *testing.T) {
 // the refreshed session is written to the store at once.
 func TestRefreshAfterCommit(t *testing.T) {
 	t.Parallel()
-	lateRefresh := func(e *tkApp) (at *AccessToken, inRequest string, err error) {
+	lateRefresh := func(e *testApp) (at *AccessToken, inRequest string, err error) {
 		e.run(func(w http.ResponseWriter, r *http.Request, c *Context) {
 			fmt.Fprint(w, "body first")
 			at, err = c.Refresh(r.Context(), RefreshOptions{})

@@ -91,7 +91,7 @@ func TestContextInsideAuth(t *testing.T) {
 		defer cancel()
 		derived = FromContext(ctx)
 	})
-	app := newTestApp(t, oidctest.Options{}, nil, h)
+	app := newTestApp(t, withHandler(h))
 	rec := httptest.NewRecorder()
 	app.m.Handler(h).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
 	require.NotNil(t, got)
@@ -109,7 +109,7 @@ func TestContextInsideAuth(t *testing.T) {
 func TestContextIsAuthenticated(t *testing.T) {
 	t.Parallel()
 	var seed Session
-	app := newTestApp(t, oidctest.Options{Subject: "alice"}, nil, ctxClaimsHandler(func() Session { return seed }))
+	app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}), withHandler(ctxClaimsHandler(func() Session { return seed })))
 	seed = Session{IDToken: "not-a-jwt", SID: "s"}
 
 	b := app.browser()
@@ -173,7 +173,7 @@ func TestContextUserClaimFilter(t *testing.T) {
 					claims["c_hash"] = "c"
 				},
 			}
-			app := newTestApp(t, opOpts, func(c *Config) { c.IdentityClaimFilter = tc.filter }, ctxClaimsHandler(nil))
+			app := newTestApp(t, withProvider(opOpts), withConfig(func(c *Config) { c.IdentityClaimFilter = tc.filter }), withHandler(ctxClaimsHandler(nil)))
 			b := app.browser()
 			resp, body := b.login(app, "/login")
 			require.Equal(t, http.StatusSeeOther, resp.StatusCode, body)
@@ -217,7 +217,7 @@ func TestContextIDTokenClaimsSID(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var seed Session
-			app := newTestApp(t, oidctest.Options{}, nil, ctxClaimsHandler(func() Session { return seed }))
+			app := newTestApp(t, withHandler(ctxClaimsHandler(func() Session { return seed })))
 			token := app.op.IDToken("alice", "", map[string]any{"sid": tc.tokenSID})
 			seed = Session{IDToken: Secret(token), SID: tc.loginSID}
 
@@ -237,7 +237,7 @@ func TestContextIDTokenClaimsSID(t *testing.T) {
 
 func TestContextIDToken(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, ctxClaimsHandler(nil))
+	app := newTestApp(t, withHandler(ctxClaimsHandler(nil)))
 	b := app.browser()
 	assert.Equal(t, "", ctxJSON(t, b, app.url("/claims"))["id_token"])
 	resp, _ := b.get(app.url("/login"))
@@ -310,7 +310,7 @@ func TestContextCopies(t *testing.T) {
 				assert.NoError(t, c.Set("k", "v"))
 				assert.NoError(t, c.Set("nested", map[string]any{"a": "b"}))
 			})
-			app := newTestApp(t, oidctest.Options{Subject: "alice"}, nil, mux)
+			app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}), withHandler(mux))
 			b := app.browser()
 			b.login(app, "/login")
 			b.get(app.url("/prepare"))
@@ -365,7 +365,7 @@ func TestContextValues(t *testing.T) {
 	for _, loggedIn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("logged in %v", loggedIn), func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{}, nil, mux)
+			app := newTestApp(t, withHandler(mux))
 			b := app.browser()
 			if loggedIn {
 				b.login(app, "/login")
@@ -429,7 +429,7 @@ func TestContextSetRejects(t *testing.T) {
 		_, has := c.Session()
 		results.Store("session", has)
 	})
-	app := newTestApp(t, oidctest.Options{}, nil, h)
+	app := newTestApp(t, withHandler(h))
 	resp, _ := app.browser().get(app.url("/"))
 	assert.Empty(t, setCookies(resp, "appSession"), "rejected values create no session")
 	for _, tc := range cases {
@@ -469,7 +469,7 @@ func TestContextSetSession(t *testing.T) {
 		assert.Equal(t, "bob", c.User().String("sub"), "the claims cache follows the new token")
 	})
 	mux.Handle("/", appHandler())
-	app := newTestApp(t, oidctest.Options{Subject: "alice"}, nil, mux)
+	app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}), withHandler(mux))
 	other = app.op.IDToken("bob", "", nil)
 
 	t.Run("SetSession(Session{}) logs out", func(t *testing.T) {
@@ -517,7 +517,7 @@ func TestContextConcurrentUse(t *testing.T) {
 		fmt.Fprint(w, "done")
 	})
 	mux.Handle("/", appHandler())
-	app := newTestApp(t, oidctest.Options{Subject: "alice"}, nil, mux)
+	app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}), withHandler(mux))
 	b := app.browser()
 	b.login(app, "/login")
 	resp, body := b.get(app.url("/work"))
@@ -544,7 +544,7 @@ func TestContextWriter(t *testing.T) {
 			flushErr = http.NewResponseController(w).Flush()
 			fmt.Fprint(w, "streamed")
 		})
-		app := newTestApp(t, oidctest.Options{}, nil, h)
+		app := newTestApp(t, withHandler(h))
 		rec := httptest.NewRecorder()
 		app.m.Handler(h).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 		require.NoError(t, flushErr)
@@ -568,7 +568,7 @@ func TestContextWriter(t *testing.T) {
 			inner = u.Unwrap()
 			deadlineErr = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute))
 		})
-		app := newTestApp(t, oidctest.Options{}, nil, h)
+		app := newTestApp(t, withHandler(h))
 		rec := httptest.NewRecorder()
 		app.m.Handler(h).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 		assert.Same(t, rec, inner)
@@ -595,7 +595,7 @@ func TestContextWriter(t *testing.T) {
 		})
 		// httptest.ResponseRecorder treats 103 as the final status, so
 		// this needs a real server.
-		app := newTestApp(t, oidctest.Options{}, nil, h)
+		app := newTestApp(t, withHandler(h))
 		var mu sync.Mutex
 		var hints []textproto.MIMEHeader
 		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, header textproto.MIMEHeader) error {
@@ -632,7 +632,7 @@ func TestContextWriter(t *testing.T) {
 			}
 			assert.NoError(t, FromRequest(r).Set("k", "v"))
 		})
-		app := newTestApp(t, oidctest.Options{}, nil, h)
+		app := newTestApp(t, withHandler(h))
 		b := app.browser()
 		resp, body := b.get(app.url("/"))
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -765,7 +765,7 @@ func TestSessionUnmarshalRejects(t *testing.T) {
 	})
 	t.Run("a wrongly typed session cookie reads as anonymous", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, nil, nil)
+		app := newTestApp(t)
 		// Mint a cookie with the app's keys whose payload has a numeric
 		// id_token.
 		b := app.browser()

@@ -73,7 +73,7 @@ func TestCustomCallbackRoute(t *testing.T) {
 	} {
 		t.Run("the full login completes with AuthRequired/"+flow.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{Subject: "alice"}, customRoutesConfig(true, flow.mutate), nil)
+			app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}), withConfig(customRoutesConfig(true, flow.mutate)))
 			app.srv.Config.Handler = app.m.Handler(customRoutesMux(app.url("/auth/callback")))
 			b := app.browser()
 
@@ -131,12 +131,12 @@ func TestCustomCallbackRoute(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+				app := newTestApp(t, withConfig(func(c *Config) {
 					origin := c.BaseURL
 					c.BaseURL += tc.base
 					customRoutesConfig(true, nil)(c)
 					c.AuthorizationParams["redirect_uri"] = origin + tc.redirect
-				}, reached)
+				}), withHandler(reached))
 				req, err := http.NewRequest(tc.method, app.url(tc.path), nil)
 				require.NoError(t, err)
 				req.Header.Set("Accept", "application/json")
@@ -156,10 +156,10 @@ func TestCustomCallbackRoute(t *testing.T) {
 		for _, authRequired := range []bool{true, false} {
 			var logs ctxLogBuffer
 			reached := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "reached") })
-			app := newTestApp(t, oidctest.Options{}, customRoutesConfig(authRequired, func(c *Config) {
+			app := newTestApp(t, withConfig(customRoutesConfig(authRequired, func(c *Config) {
 				c.AuthorizationParams["redirect_uri"] = c.BaseURL
 				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-			}), reached)
+			})), withHandler(reached))
 			const warning = "the redirect_uri is the application's root"
 			if !authRequired {
 				assert.NotContains(t, logs.String(), warning)
@@ -176,9 +176,9 @@ func TestCustomCallbackRoute(t *testing.T) {
 
 	t.Run("a silent login never takes over the callback route", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, customRoutesConfig(false, func(c *Config) {
+		app := newTestApp(t, withConfig(customRoutesConfig(false, func(c *Config) {
 			c.AttemptSilentLogin = true
-		}), nil)
+		})))
 		app.srv.Config.Handler = app.m.Handler(customRoutesMux(app.url("/auth/callback")))
 		b := app.browser()
 		// An anonymous browser without a skipSilentLogin cookie delivering

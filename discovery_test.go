@@ -19,8 +19,8 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// Discovery, caching and outage tests (express §11.1, security.md §6.2,
-// catalog DISC-01, DISC-02, REL-01).
+// Discovery, caching and outage tests (docs/security.md, "Discovery, JWKS,
+// headers and outages": catalog DISC-01, DISC-02, REL-01).
 
 // discErrors records what Config.ErrorHandler receives and renders it with
 // the default handler.
@@ -73,7 +73,7 @@ func discAssertUnavailable(t *testing.T, resp *http.Response, body string) {
 
 func TestDiscoveryIsLazy(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, nil)
+	app := newTestApp(t)
 	assert.Equal(t, 0, app.op.Calls(oidctest.EndpointDiscovery), "New must not contact the provider")
 
 	b := app.browser()
@@ -86,7 +86,7 @@ func TestDiscoveryIsLazy(t *testing.T) {
 	assert.Equal(t, 0, app.op.Calls(oidctest.EndpointDiscovery), "public routes and a local logout need no metadata")
 
 	t.Run("New succeeds while the provider is down", func(t *testing.T) {
-		down := newTestApp(t, oidctest.Options{}, nil, nil)
+		down := newTestApp(t)
 		down.op.SetDown(true)
 		_, err := New(down.cfg)
 		require.NoError(t, err)
@@ -112,7 +112,7 @@ func TestDiscoveryIsLazy(t *testing.T) {
 // TestDiscoveryConcurrentFirstLogins covers DISC-02(a).
 func TestDiscoveryConcurrentFirstLogins(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{Latency: 300 * time.Millisecond}, nil, nil)
+	app := newTestApp(t, withProvider(oidctest.Options{Latency: 300 * time.Millisecond}))
 	const n = 50
 	var wg sync.WaitGroup
 	statuses := make([]int, n)
@@ -148,7 +148,7 @@ func TestDiscoveryConcurrentFirstLogins(t *testing.T) {
 // TestDiscoveryCacheTTL checks DiscoveryCacheMaxAge against the app's clock.
 func TestDiscoveryCacheTTL(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.DiscoveryCacheMaxAge = time.Minute }, nil)
+	app := newTestApp(t, withConfig(func(c *Config) { c.DiscoveryCacheMaxAge = time.Minute }))
 	resp, body, _ := discLogin(app)
 	discAssertToProvider(t, app, resp, body)
 	require.Equal(t, 1, app.op.Calls(oidctest.EndpointDiscovery))
@@ -177,7 +177,7 @@ func TestDiscoveryCacheTTL(t *testing.T) {
 // is retried once per back-off window.
 func TestDiscoveryStaleIfError(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.DiscoveryCacheMaxAge = time.Minute }, nil)
+	app := newTestApp(t, withConfig(func(c *Config) { c.DiscoveryCacheMaxAge = time.Minute }))
 	resp, body, _ := discLogin(app)
 	discAssertToProvider(t, app, resp, body)
 
@@ -207,7 +207,7 @@ func TestDiscoveryStaleIfError(t *testing.T) {
 func TestDiscoveryProviderDown(t *testing.T) {
 	t.Parallel()
 	const timeout = 2 * time.Second
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.HTTPTimeout = timeout }, nil)
+	app := newTestApp(t, withConfig(func(c *Config) { c.HTTPTimeout = timeout }))
 	app.op.SetDown(true)
 
 	for i := range 20 {
@@ -232,7 +232,7 @@ func TestDiscoveryProviderDown(t *testing.T) {
 	})
 
 	t.Run("AuthRequired login is a 503 too", func(t *testing.T) {
-		guard := newTestApp(t, oidctest.Options{}, func(c *Config) { c.AuthRequired = nil }, nil)
+		guard := newTestApp(t, withConfig(func(c *Config) { c.AuthRequired = nil }))
 		guard.op.SetDown(true)
 		resp, body := guard.browser().get(guard.url("/page"), "Accept", "text/html")
 		discAssertUnavailable(t, resp, body)
@@ -258,7 +258,7 @@ func TestDiscoveryProviderDown(t *testing.T) {
 // discovery attempts, capped at discoveryBackoffMax.
 func TestDiscoveryBackoffGrows(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, nil)
+	app := newTestApp(t)
 	app.op.SetDown(true)
 	calls := func() int { return app.op.Calls(oidctest.EndpointDiscovery) }
 
@@ -297,7 +297,7 @@ func TestDiscoveryBackoffGrows(t *testing.T) {
 func TestDiscoveryHangingProvider(t *testing.T) {
 	t.Parallel()
 	const timeout = 2 * time.Second
-	app := newTestApp(t, oidctest.Options{Latency: time.Minute}, func(c *Config) { c.HTTPTimeout = timeout }, nil)
+	app := newTestApp(t, withProvider(oidctest.Options{Latency: time.Minute}), withConfig(func(c *Config) { c.HTTPTimeout = timeout }))
 
 	resp, body, elapsed := discLogin(app)
 	discAssertUnavailable(t, resp, body)
@@ -312,7 +312,7 @@ func TestDiscoveryHangingProvider(t *testing.T) {
 	assert.Equal(t, 1, app.op.Calls(oidctest.EndpointDiscovery))
 
 	t.Run("concurrent logins share the hanging attempt", func(t *testing.T) {
-		app2 := newTestApp(t, oidctest.Options{Latency: time.Minute}, func(c *Config) { c.HTTPTimeout = timeout }, nil)
+		app2 := newTestApp(t, withProvider(oidctest.Options{Latency: time.Minute}), withConfig(func(c *Config) { c.HTTPTimeout = timeout }))
 		var wg sync.WaitGroup
 		var slow atomic.Int32
 		statuses := make([]int, 20)
@@ -380,7 +380,7 @@ func TestDiscoveryIssuer(t *testing.T) {
 					doc["issuer"] = v
 				}
 			}}
-			app := newTestApp(t, opts, func(c *Config) { c.ErrorHandler = rec.handler }, nil)
+			app := newTestApp(t, withProvider(opts), withConfig(func(c *Config) { c.ErrorHandler = rec.handler }))
 			if tc.issuer != nil {
 				issuer.Store(tc.issuer(app.op))
 			}
@@ -524,7 +524,7 @@ func TestDiscoveryDocumentChecks(t *testing.T) {
 					return endpoint == oidctest.EndpointDiscovery && tc.intercept(w, r)
 				}
 			}
-			app := newTestApp(t, opts, func(c *Config) { c.ErrorHandler = rec.handler }, nil)
+			app := newTestApp(t, withProvider(opts), withConfig(func(c *Config) { c.ErrorHandler = rec.handler }))
 			resp, body, _ := discLogin(app)
 			if tc.ok {
 				discAssertToProvider(t, app, resp, body)
@@ -577,11 +577,11 @@ func TestDiscoveryHTTPSEndpoints(t *testing.T) {
 				}
 			}}
 			rec := &discErrors{}
-			app := newTestApp(t, opts, func(c *Config) {
+			app := newTestApp(t, withProvider(opts), withConfig(func(c *Config) {
 				c.IssuerBaseURL = tlsOP.URL
 				c.HTTPClient = tlsOP.Client()
 				c.ErrorHandler = rec.handler
-			}, nil)
+			}))
 			plainBase.Store(app.op.URL())
 			opHandler.Store(app.op.Handler())
 
@@ -614,12 +614,12 @@ func TestDiscoveryOutageKeepsSessions(t *testing.T) {
 	for name, params := range map[string]map[string]string{"implicit": nil, "code": codeQuery} {
 		t.Run("REL-01 "+name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{Subject: "alice"}, func(c *Config) {
+			app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}), withConfig(func(c *Config) {
 				c.AuthRequired = nil
 				c.AuthorizationParams = params
 				c.DiscoveryCacheMaxAge = time.Minute
 				c.HTTPTimeout = time.Second
-			}, nil)
+			}))
 			b := app.browser()
 			resp, _ := b.login(app, "/dashboard")
 			require.Contains(t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode)
@@ -655,7 +655,7 @@ func TestDiscoveryOutageKeepsSessions(t *testing.T) {
 func TestDiscoveryErrorsAreErrors(t *testing.T) {
 	t.Parallel()
 	rec := &discErrors{}
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.ErrorHandler = rec.handler }, nil)
+	app := newTestApp(t, withConfig(func(c *Config) { c.ErrorHandler = rec.handler }))
 	app.op.SetDown(true)
 	discLogin(app)
 	err := rec.last()

@@ -69,17 +69,12 @@ func thumbprint(t *testing.T, key crypto.Signer) string {
 	return base64.RawURLEncoding.EncodeToString(tp)
 }
 
-// newDPoPApp is a code-flow tkApp with DPoP on at both ends: the provider
-// with opts (DPoP implied) and the app with key.
-func newDPoPApp(t *testing.T, opts oidctest.Options, key crypto.Signer, mutate func(*Config)) *tkApp {
+// newDPoPApp is a code-flow app (newTKApp) with DPoP on at both ends: the
+// provider with opts (DPoP implied) and the app with key.
+func newDPoPApp(t *testing.T, opts oidctest.Options, key crypto.Signer, mutate func(*Config)) *testApp {
 	t.Helper()
 	opts.DPoP = true
-	return newTKApp(t, opts, func(c *Config) {
-		c.DPoP = &DPoPConfig{Key: key}
-		if mutate != nil {
-			mutate(c)
-		}
-	})
+	return newTestApp(t, withProvider(opts), withTokenRoutes(), withConfig(func(c *Config) { c.DPoP = &DPoPConfig{Key: key} }), withConfig(mutate))
 }
 
 // TestDPoPCodeFlow: the code flow binds the code (dpop_jkt), the access
@@ -372,7 +367,7 @@ func TestDPoPBearerDowngrade(t *testing.T) {
 		e := newDPoPApp(t, oidctest.Options{MutateTokenResponse: bearer}, ckKeys().p256, func(c *Config) {
 			c.ErrorHandler = cap.handler
 		})
-		resp, body := e.b.login(e.testApp, "/login")
+		resp, body := e.b.login(e, "/login")
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
 		_, err := cap.result()
 		var oe *Error

@@ -51,7 +51,7 @@ func (a *dpopAPI) seen() (proofs, auths, bodies []string) {
 
 // call sends req through c.Client from a request of the app and returns
 // the status and the decoded JSON answer.
-func (e *tkApp) call(newReq func() *http.Request) (int, map[string]any, error) {
+func (e *testApp) call(newReq func() *http.Request) (int, map[string]any, error) {
 	e.t.Helper()
 	var status int
 	var out map[string]any
@@ -229,7 +229,7 @@ func TestDPoPProofMethod(t *testing.T) {
 	key := ckKeys().p256
 	e := newDPoPApp(t, oidctest.Options{}, key, nil)
 	api := newDPoPAPI(t, e.op)
-	proofFor := func(e *tkApp, method, target string) (string, error) {
+	proofFor := func(e *testApp, method, target string) (string, error) {
 		var p string
 		var err error
 		e.run(func(_ http.ResponseWriter, _ *http.Request, c *Context) { p, err = c.DPoPProof(method, target) })

@@ -111,15 +111,15 @@ func TestCodeExchangeErrorScrubbed(t *testing.T) {
 				t.Parallel()
 				echo := &exEcho{}
 				capt := &exCapture{}
-				app := newTestApp(t, oidctest.Options{
+				app := newTestApp(t, withProvider(oidctest.Options{
 					ClientSecret: secret, TokenEndpointAuthMethods: []string{method}, Intercept: echo.intercept,
-				}, func(c *Config) {
+				}), withConfig(func(c *Config) {
 					codeFlow(c)
 					c.ClientAuthMethod = method
 					c.Logger = capt.logger()
 					c.ErrorHandler = capt.handler
 					c.AttemptSilentLogin = silent
-				}, nil)
+				}))
 				b := app.browser()
 				var resp *http.Response
 				var body string
@@ -178,10 +178,10 @@ func TestCallbackAuthorizationErrorDescription(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			capt := &exCapture{}
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+			app := newTestApp(t, withConfig(func(c *Config) {
 				codeFlow(c)
 				c.ErrorHandler = capt.handler
-			}, nil)
+			}))
 			b := app.browser()
 			resp, _ := b.get(app.url("/login"))
 			cb, _, vals := b.authorize(resp)
@@ -269,11 +269,11 @@ func TestCodeExchangeInvalidResponses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			capt := &exCapture{}
-			app := newTestApp(t, tc.opts, func(c *Config) {
+			app := newTestApp(t, withProvider(tc.opts), withConfig(func(c *Config) {
 				codeFlow(c)
 				c.ErrorHandler = capt.handler
 				c.HTTPTimeout = 500 * time.Millisecond
-			}, nil)
+			}))
 			b := app.browser()
 			resp, _ := b.login(app, "/login")
 			assert.Equal(t, tc.wantStatus, resp.StatusCode)
@@ -302,13 +302,13 @@ func TestCodeExchangeRequest(t *testing.T) {
 	for _, method := range []string{"client_secret_basic", "client_secret_post", "client_secret_jwt"} {
 		t.Run(method, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{ClientSecret: secret, TokenEndpointAuthMethods: []string{method}}, func(c *Config) {
+			app := newTestApp(t, withProvider(oidctest.Options{ClientSecret: secret, TokenEndpointAuthMethods: []string{method}}), withConfig(func(c *Config) {
 				codeFlow(c)
 				c.ClientAuthMethod = method
 				// The protocol parameters cannot be set here: New refuses
 				// them (TestResolveTokenEndpointParamsReserved).
 				c.TokenEndpointParams = map[string]string{"audience": "https://api.example", "resource": "r1"}
-			}, nil)
+			}))
 			b := app.browser()
 			resp, body := b.login(app, "/login")
 			require.Equal(t, http.StatusFound, resp.StatusCode, body)

@@ -28,10 +28,10 @@ func TestLoginFlows(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{Subject: "alice"}, func(c *Config) {
+			app := newTestApp(t, withProvider(oidctest.Options{Subject: "alice"}), withConfig(func(c *Config) {
 				c.AuthRequired = nil // default: required
 				c.AuthorizationParams = tc.params
-			}, nil)
+			}))
 			b := app.browser()
 			resp, _ := b.get(app.url("/profile?tab=1"), "Accept", "text/html")
 			require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -79,7 +79,7 @@ func TestLoginFlows(t *testing.T) {
 
 func TestLoginRouteReturnsToBaseURL(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, nil)
+	app := newTestApp(t)
 	b := app.browser()
 	resp, _ := b.get(app.url("/login?returnTo=https://evil.example/"))
 	cb, method, vals := b.authorize(resp)
@@ -95,7 +95,7 @@ func TestRequiresAuth(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/protected", protected)
 	mux.Handle("/", appHandler())
-	app := newTestApp(t, oidctest.Options{Subject: "bob"}, nil, mux)
+	app := newTestApp(t, withProvider(oidctest.Options{Subject: "bob"}), withHandler(mux))
 
 	t.Run("anonymous HTML request is sent to login", func(t *testing.T) {
 		b := app.browser()
@@ -151,10 +151,10 @@ func TestRequiresAuthWithoutMiddleware(t *testing.T) {
 
 func TestErrorOnRequiredAuth(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+	app := newTestApp(t, withConfig(func(c *Config) {
 		c.AuthRequired = nil
 		c.ErrorOnRequiredAuth = true
-	}, nil)
+	}))
 	resp, _ := app.browser().get(app.url("/"), "Accept", "text/html")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
@@ -163,7 +163,7 @@ func TestLogout(t *testing.T) {
 	t.Parallel()
 	t.Run("local logout clears the session", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, nil, nil)
+		app := newTestApp(t)
 		b := app.browser()
 		b.login(app, "/login")
 		require.Equal(t, true, b.session(app)["authenticated"])
@@ -178,7 +178,7 @@ func TestLogout(t *testing.T) {
 	})
 	t.Run("IdP logout sends id_token_hint and post_logout_redirect_uri", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.IDPLogout = true }, nil)
+		app := newTestApp(t, withConfig(func(c *Config) { c.IDPLogout = true }))
 		b := app.browser()
 		b.login(app, "/login")
 		resp, _ := b.get(app.url("/logout"))
@@ -194,10 +194,10 @@ func TestLogout(t *testing.T) {
 	})
 	t.Run("local logout works while the provider is down", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		app := newTestApp(t, withConfig(func(c *Config) {
 			c.IDPLogout = true
 			c.DiscoveryCacheMaxAge = 1e9 // 1s
-		}, nil)
+		}))
 		b := app.browser()
 		b.login(app, "/login")
 		app.op.SetDown(true)

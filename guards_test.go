@@ -302,7 +302,7 @@ func TestClaimGuardResponses(t *testing.T) {
 		mux.Handle("/inc", ClaimIncludes("sub")(appHandler()))
 		mux.Handle("/check", ClaimCheck(func(*Context, Claims) bool { return true })(appHandler()))
 		mux.Handle("/", appHandler())
-		app := newTestApp(t, oidctest.Options{Subject: "bob"}, nil, mux)
+		app := newTestApp(t, withProvider(oidctest.Options{Subject: "bob"}), withHandler(mux))
 		for _, path := range []string{"/eq", "/inc", "/check"} {
 			b := app.browser()
 			resp, _ := b.get(app.url(path), "Accept", "text/html")

@@ -84,10 +84,10 @@ func TestIDTokenValidation(t *testing.T) {
 			t.Run(flow+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				mutate := tc.mutate
-				app := newTestApp(t, oidctest.Options{Now: clk.Now, MutateIDToken: mutate}, func(c *Config) {
+				app := newTestApp(t, withProvider(oidctest.Options{Now: clk.Now, MutateIDToken: mutate}), withConfig(func(c *Config) {
 					c.Now = clk.Now
 					c.AuthorizationParams = params
-				}, nil)
+				}))
 				b := app.browser()
 				resp, body := b.login(app, "/login")
 				s := b.session(app)
@@ -116,11 +116,11 @@ func TestHybridCHash(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{MutateIDToken: func(h, c map[string]any) {
+			app := newTestApp(t, withProvider(oidctest.Options{MutateIDToken: func(h, c map[string]any) {
 				if _, front := c["c_hash"]; front { // only the front-channel token
 					mutate(h, c)
 				}
-			}}, func(c *Config) { c.AuthorizationParams = map[string]string{"response_type": "code id_token"} }, nil)
+			}}), withConfig(func(c *Config) { c.AuthorizationParams = map[string]string{"response_type": "code id_token"} }))
 			b := app.browser()
 			resp, _ := b.login(app, "/login")
 			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
@@ -143,16 +143,16 @@ func TestMaxAge(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{Now: clk.Now, MutateIDToken: func(h, c map[string]any) {
+			app := newTestApp(t, withProvider(oidctest.Options{Now: clk.Now, MutateIDToken: func(h, c map[string]any) {
 				if tc.authTime == nil {
 					delete(c, "auth_time")
 				} else {
 					c["auth_time"] = tc.authTime
 				}
-			}}, func(c *Config) {
+			}}), withConfig(func(c *Config) {
 				c.Now = clk.Now
 				c.AuthorizationParams = map[string]string{"max_age": "60"}
-			}, nil)
+			}))
 			b := app.browser()
 			resp, _ := b.login(app, "/login")
 			if tc.ok {
@@ -168,7 +168,7 @@ func TestMaxAge(t *testing.T) {
 // login succeeds with one extra JWKS fetch.
 func TestKeyRotation(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, nil)
+	app := newTestApp(t)
 	b := app.browser()
 	resp, _ := b.login(app, "/login")
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -185,7 +185,7 @@ func TestKeyRotation(t *testing.T) {
 // into a flood of JWKS requests.
 func TestUnknownKidFlood(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{MutateIDToken: func(h, c map[string]any) { h["kid"] = "nope" }}, nil, nil)
+	app := newTestApp(t, withProvider(oidctest.Options{MutateIDToken: func(h, c map[string]any) { h["kid"] = "nope" }}))
 	for range 5 {
 		resp, _ := app.browser().login(app, "/login")
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
@@ -197,10 +197,10 @@ func TestUnknownKidFlood(t *testing.T) {
 // token MACed with the client secret is accepted.
 func TestHS256IDTokens(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{Alg: "HS256"}, func(c *Config) {
+	app := newTestApp(t, withProvider(oidctest.Options{Alg: "HS256"}), withConfig(func(c *Config) {
 		c.IDTokenSigningAlg = "HS256"
 		c.AuthorizationParams = map[string]string{"response_type": "code", "response_mode": "query"}
-	}, nil)
+	}))
 	b := app.browser()
 	resp, _ := b.login(app, "/login")
 	assert.Equal(t, http.StatusFound, resp.StatusCode)

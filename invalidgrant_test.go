@@ -49,7 +49,7 @@ func TestRefreshInvalidGrantEndsSession(t *testing.T) {
 			})
 			mux.Handle("/private", RequiresAuth()(appHandler()))
 			mux.Handle("/", loHandler())
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+			app := newTestApp(t, withConfig(func(c *Config) {
 				codeFlow(c)
 				c.KeepSessionOnInvalidGrant = tc.keep
 				if tc.store {
@@ -57,7 +57,7 @@ func TestRefreshInvalidGrantEndsSession(t *testing.T) {
 					store.Now = c.Now
 					c.Session.Store = store
 				}
-			}, mux)
+			}), withHandler(mux))
 			b := app.browser()
 			resp, body := b.login(app, "/login")
 			require.Equal(t, http.StatusFound, resp.StatusCode, body)

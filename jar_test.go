@@ -15,14 +15,9 @@ import (
 // jarApp is an app whose requests objects are signed with key (alg).
 func jarApp(t *testing.T, key crypto.Signer, alg string, mutate func(*Config)) *testApp {
 	t.Helper()
-	return newTestApp(t, oidctest.Options{ClientPublicKey: key.Public()}, func(c *Config) {
-		codeFlow(c)
-		c.RequestObjectSigningKey = key
-		c.RequestObjectSigningAlg = alg
-		if mutate != nil {
-			mutate(c)
-		}
-	}, nil)
+	return newTestApp(t, withProvider(oidctest.Options{ClientPublicKey: key.Public()}), withConfig(codeFlow), withConfig(func(c *Config) {
+		c.RequestObjectSigningKey, c.RequestObjectSigningAlg = key, alg
+	}), withConfig(mutate))
 }
 
 // jarLogin starts a login and returns the redirect and its query.
@@ -155,14 +150,14 @@ func TestJAR(t *testing.T) {
 		t.Run("the provider accepts the request object: "+tt.name, func(t *testing.T) {
 			t.Parallel()
 			opOpts := oidctest.Options{ClientPublicKey: tt.key.Public(), RequireSignedRequestObject: true, Subject: "jay"}
-			app := newTestApp(t, opOpts, func(c *Config) {
+			app := newTestApp(t, withProvider(opOpts), withConfig(func(c *Config) {
 				codeFlow(c)
 				c.RequestObjectSigningKey = tt.key
 				c.RequestObjectSigningAlg = tt.alg
 				if tt.mutate != nil {
 					tt.mutate(c)
 				}
-			}, nil)
+			}))
 			if app.cfg.ClientAssertionSigningKey != nil {
 				app.op.SetOptions(func(o *oidctest.Options) { o.TokenEndpointAuthMethods = []string{"private_key_jwt"} })
 			}

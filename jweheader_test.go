@@ -44,7 +44,7 @@ func allocsPerRun(runs int, f func()) (allocs, bytes float64) {
 // far larger than any legitimate one, in front of the IV, ciphertext and
 // tag of a valid session (plus one genuinely sealed under the secret, so
 // that only the header bound rejects it).
-func hostileHeaders(t *testing.T, e *sessEnv) map[string]string {
+func hostileHeaders(t *testing.T, e *testApp) map[string]string {
 	valid := e.mintUser("alice", nil)
 	tail := valid[strings.IndexByte(valid, '.'):]
 	b64 := base64.RawURLEncoding.EncodeToString

@@ -85,7 +85,7 @@ func TestJWKSRotationWithoutNewKid(t *testing.T) {
 	for _, rot := range rotationsWithoutNewKid {
 		t.Run("ID token/"+rot.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{}, nil, nil)
+			app := newTestApp(t)
 			rot.setup(app.op)
 			require.Equal(t, http.StatusSeeOther, loginStatus(t, app))
 			require.Equal(t, 1, jwksCalls(app))
@@ -109,14 +109,14 @@ func TestJWKSRotationWithoutNewKid(t *testing.T) {
 			app := newBCLApp(t, "cookie", oidctest.Options{}, nil)
 			edit := rot.setup(app.op)
 			b, sid, sub := app.loggedIn(t)
-			require.Equal(t, 1, jwksCalls(app.testApp))
+			require.Equal(t, 1, jwksCalls(app))
 
 			app.op.RotateKeys()
 			resp, body := app.send(t, oidctest.BackchannelLogoutOptions{Sub: sub, Sid: sid,
 				Mutate: func(h, _ map[string]any) { edit(h) }})
 			assert.Equal(t, http.StatusOK, resp.StatusCode, body)
 			assert.False(t, app.authenticated(t, b), "the logout token was accepted")
-			assert.Equal(t, 2, jwksCalls(app.testApp), "one re-fetch")
+			assert.Equal(t, 2, jwksCalls(app), "one re-fetch")
 		})
 	}
 }
@@ -126,7 +126,7 @@ func TestJWKSRotationWithoutNewKid(t *testing.T) {
 // fetch is fetched at once.
 func TestJWKSRotationRightAfterFetch(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, nil)
+	app := newTestApp(t)
 	require.Equal(t, http.StatusSeeOther, loginStatus(t, app))
 	require.Equal(t, 1, jwksCalls(app))
 	app.op.RotateKeys()
@@ -153,7 +153,7 @@ func TestJWKSRemovedKey(t *testing.T) {
 	t.Parallel()
 	t.Run("ID token", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, nil, nil)
+		app := newTestApp(t)
 		require.Equal(t, http.StatusSeeOther, loginStatus(t, app))
 		drop := otherJWKS(t)
 		app.op.SetOptions(func(o *oidctest.Options) { o.MutateJWKS = drop })
@@ -176,14 +176,14 @@ func TestJWKSRemovedKey(t *testing.T) {
 		app.clk.Advance(time.Minute - time.Second)
 		resp, body := app.send(t, oidctest.BackchannelLogoutOptions{Sub: "someone-else"})
 		assert.Equal(t, http.StatusOK, resp.StatusCode, body)
-		assert.Equal(t, 1, jwksCalls(app.testApp))
+		assert.Equal(t, 1, jwksCalls(app))
 
 		app.clk.Advance(time.Second)
 		resp, body = app.send(t, oidctest.BackchannelLogoutOptions{Sub: sub, Sid: sid})
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Equal(t, "the logout token signature is invalid", body["error_description"])
 		assert.True(t, app.authenticated(t, b))
-		assert.Equal(t, 2, jwksCalls(app.testApp))
+		assert.Equal(t, 2, jwksCalls(app))
 	})
 }
 
@@ -193,7 +193,7 @@ func TestJWKSRemovedKey(t *testing.T) {
 func TestJWKSStaleIfError(t *testing.T) {
 	t.Parallel()
 	var logs sessLogBuf
-	app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.Logger = sessLogger(&logs) }, nil)
+	app := newTestApp(t, withConfig(func(c *Config) { c.Logger = sessLogger(&logs) }))
 	require.Equal(t, http.StatusSeeOther, loginStatus(t, app))
 	require.Equal(t, 1, jwksCalls(app))
 
@@ -256,7 +256,7 @@ func TestJWKSFlood(t *testing.T) {
 	t.Parallel()
 	app := newBCLApp(t, "cookie", oidctest.Options{}, nil)
 	b, sid, sub := app.loggedIn(t)
-	require.Equal(t, 1, jwksCalls(app.testApp))
+	require.Equal(t, 1, jwksCalls(app))
 	md, err := app.m.provider.Discover(context.Background())
 	require.NoError(t, err)
 
@@ -311,7 +311,7 @@ func TestJWKSFlood(t *testing.T) {
 	close(work)
 	wg.Wait()
 	assert.Zero(t, accepted, "every token is rejected")
-	assert.LessOrEqual(t, jwksCalls(app.testApp), 2)
+	assert.LessOrEqual(t, jwksCalls(app), 2)
 	assert.True(t, app.authenticated(t, b))
 }
 
@@ -355,7 +355,7 @@ func TestJWKSRefreshCoalesced(t *testing.T) {
 	t.Parallel()
 	// The latency only makes the verifications overlap; the count below
 	// holds however they are scheduled.
-	app := newTestApp(t, oidctest.Options{Latency: 50 * time.Millisecond}, nil, nil)
+	app := newTestApp(t, withProvider(oidctest.Options{Latency: 50 * time.Millisecond}))
 	md, err := app.m.provider.Discover(context.Background())
 	require.NoError(t, err)
 	tok := app.op.IDToken("alice", "", nil)

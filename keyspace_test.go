@@ -29,42 +29,15 @@ func mustURL(t *testing.T, raw string) *url.URL {
 // newDotlessBCLApp is a store-session app with back-channel logout whose
 // provider's issuer has no "." (http://localhost:PORT/), so that marker keys
 // have the shape of an unsigned session-id cookie value.
-func newDotlessBCLApp(t *testing.T, mutate func(*Config)) *bclApp {
+func newDotlessBCLApp(t *testing.T, mutate func(*Config)) *testApp {
 	t.Helper()
-	clk := newClock()
-	op, err := oidctest.NewServer("localhost:0", oidctest.Options{Now: clk.Now})
-	require.NoError(t, err)
-	t.Cleanup(op.Close)
-	require.NotContains(t, op.Issuer(), ".")
-	st := newBCLStore(clk.Now)
-	a := &testApp{t: t, op: op, clk: clk}
-	a.srv = httptest.NewUnstartedServer(nil)
-	a.srv.StartTLS()
-	t.Cleanup(a.srv.Close)
-	a.cfg = Config{
-		Secret:            Secrets{harnessSecret},
-		IssuerBaseURL:     op.URL(),
-		BaseURL:           a.srv.URL,
-		ClientID:          op.ClientID(),
-		ClientSecret:      Secret(op.ClientSecret()),
-		AuthRequired:      Bool(false),
-		Now:               clk.Now,
-		LookupEnv:         func(string) (string, bool) { return "", false },
-		Session:           SessionConfig{Store: st},
-		BackchannelLogout: &BackchannelLogoutConfig{},
-	}
-	if mutate != nil {
-		mutate(&a.cfg)
-	}
-	m, err := New(a.cfg)
-	require.NoError(t, err)
-	a.m = m
-	a.srv.Config.Handler = m.Handler(bclHandler())
-	return &bclApp{testApp: a, store: st}
+	a := newTestApp(t, withProviderAddr("localhost:0"), withBackchannel("store"), withConfig(mutate), withHandler(bclHandler()))
+	require.NotContains(t, a.op.Issuer(), ".")
+	return a
 }
 
 // withCookie serves GET /session with the raw Cookie header value.
-func (a *bclApp) withCookie(t *testing.T, cookie string) *httptest.ResponseRecorder {
+func (a *testApp) withCookie(t *testing.T, cookie string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, a.url("/session"), nil)
 	req.Header.Set("Cookie", cookie)
@@ -108,7 +81,7 @@ func TestStoreKeySpaces(t *testing.T) {
 					"sid marker": app.op.Issuer() + "|" + sid,
 					"token id":   app.op.Issuer() + "|jti|" + jtiOf(t, tok),
 				}[kind]
-				before, _, ok := app.store.raw(key)
+				before, _, ok := app.bcl.raw(key)
 				require.True(t, ok)
 				require.True(t, validID(strings.ReplaceAll(key, "|", "-")), "only the '|' keeps it from being an id")
 
@@ -118,7 +91,7 @@ func TestStoreKeySpaces(t *testing.T) {
 					assert.Contains(t, rec.Body.String(), `"authenticated":false`)
 					assert.NotContains(t, rec.Body.String(), `"values"`, "the entry is not a session")
 				}
-				after, _, ok := app.store.raw(key)
+				after, _, ok := app.bcl.raw(key)
 				require.True(t, ok, "the entry is not destroyed")
 				assert.Equal(t, before, after, "nor overwritten")
 
@@ -140,11 +113,11 @@ func TestStoreForeignEntries(t *testing.T) {
 		"express-marker-like": expressMarker(exp),
 		"header-only":         encodeEntry("header-only", storeEntry{Header: storeHeader{IAT: 1, UAT: 1, EXP: exp.Unix()}}),
 	} {
-		app.store.put(id, e, exp)
+		app.bcl.put(id, e, exp)
 		rec := app.withCookie(t, "appSession="+id)
 		assert.Equal(t, http.StatusOK, rec.Code)
 		assert.Contains(t, rec.Body.String(), `"authenticated":false`)
-		got, _, ok := app.store.raw(id)
+		got, _, ok := app.bcl.raw(id)
 		require.True(t, ok, id)
 		assert.Equal(t, e, got, id)
 	}
@@ -187,14 +160,14 @@ func TestStoreGenidKeySpace(t *testing.T) {
 			resp, _ := app.send(t, oidctest.BackchannelLogoutOptions{Sub: sub})
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			key := app.op.Issuer() + "|" + sub
-			marker, _, ok := app.store.entry(t, key)
+			marker, _, ok := app.bcl.entry(t, key)
 			require.True(t, ok)
 			app.clk.Advance(time.Millisecond)
 
 			for _, id := range []string{key, "a|b", "a.b", ""} {
 				setGenid(id)
 				b := app.browser()
-				resp, body := b.login(app.testApp, "/login")
+				resp, body := b.login(app, "/login")
 				assert.Equal(t, http.StatusInternalServerError, resp.StatusCode, "%q", id)
 				assert.Empty(t, resp.Header.Get("Location"))
 				assert.Contains(t, body, "Session.Genid")
@@ -203,7 +176,7 @@ func TestStoreGenidKeySpace(t *testing.T) {
 				mu.Unlock()
 				assert.False(t, app.authenticated(t, b))
 			}
-			got, _, ok := app.store.entry(t, key)
+			got, _, ok := app.bcl.entry(t, key)
 			require.True(t, ok, "the marker is not overwritten")
 			assert.Equal(t, marker, got)
 			assert.Contains(t, logs.String(), "Session.Genid returned an unusable session id")
@@ -211,7 +184,7 @@ func TestStoreGenidKeySpace(t *testing.T) {
 
 			setGenid("second-session")
 			b := app.browser()
-			b.login(app.testApp, "/login")
+			b.login(app, "/login")
 			assert.True(t, app.authenticated(t, b), "a usable id works again")
 		})
 	}

@@ -53,16 +53,16 @@ func TestDefaultLoggerWarns(t *testing.T) {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
 	// Built before slog.SetDefault, with no Logger.
-	down := newTestApp(t, oidctest.Options{}, nil, nil)
+	down := newTestApp(t)
 	down.op.SetDown(true)
-	mismatch := newTestApp(t, oidctest.Options{MutateDiscovery: func(doc map[string]any) {
+	mismatch := newTestApp(t, withProvider(oidctest.Options{MutateDiscovery: func(doc map[string]any) {
 		doc["issuer"] = "https://other-tenant.example/"
-	}}, nil, nil)
-	refused := newTestApp(t, oidctest.Options{}, func(c *Config) {
+	}}))
+	refused := newTestApp(t, withConfig(func(c *Config) {
 		c.AfterCallback = func(_ http.ResponseWriter, _ *http.Request, s Session, _ map[string]any) (Session, error) {
 			return s, errors.New("user is not in the beta group")
 		}
-	}, nil)
+	}))
 	require.Nil(t, down.cfg.Logger)
 
 	var buf lockedBuffer
@@ -115,9 +115,9 @@ func TestDefaultLoggerWarns(t *testing.T) {
 
 		// The control: the same request logs at Debug to a Debug logger.
 		var own lockedBuffer
-		debug := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		debug := newTestApp(t, withConfig(func(c *Config) {
 			c.Logger = slog.New(slog.NewTextHandler(&own, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		}, nil)
+		}))
 		debug.browser().get(debug.url("/"), "Cookie", "appSession=junk")
 		recs := own.records("session cookie rejected")
 		require.Len(t, recs, 1, own.String())

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -113,44 +112,15 @@ func TestTokenExchangeExtraFields(t *testing.T) {
 	}
 }
 
-// loginOptsApp serves /start, which calls Context.Login with the options in
-// opts, and records the error the ErrorHandler gets.
-type loginOptsApp struct {
-	*testApp
-	mu   sync.Mutex
-	opts LoginOptions
-	err  error
-}
-
-func newLoginOptsApp(t *testing.T) *loginOptsApp {
-	a := &loginOptsApp{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
-		a.mu.Lock()
-		opts := a.opts
-		a.mu.Unlock()
-		FromRequest(r).Login(w, r, opts)
-	})
-	a.testApp = newTestApp(t, oidctest.Options{}, func(c *Config) {
-		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-			a.mu.Lock()
-			a.err = err
-			a.mu.Unlock()
-			defaultErrorHandler(w, r, err)
-		}
-	}, mux)
-	return a
-}
-
-func (a *loginOptsApp) start(t *testing.T, opts LoginOptions) (*http.Response, error) {
+// loginStart serves one request to a's /run route (withRunRoute,
+// withErrorRecorder) that calls Context.Login with opts, and returns the
+// response and the error the ErrorHandler got.
+func loginStart(t *testing.T, a *testApp, opts LoginOptions) (*http.Response, error) {
 	t.Helper()
-	a.mu.Lock()
-	a.opts, a.err = opts, nil
-	a.mu.Unlock()
-	resp, _ := a.browser().get(a.url("/start"), "Accept", "text/html")
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return resp, a.err
+	a.takeError()
+	a.setRun(func(w http.ResponseWriter, r *http.Request, c *Context) { c.Login(w, r, opts) })
+	resp, _ := a.browser().get(a.url("/run"), "Accept", "text/html")
+	return resp, a.takeError()
 }
 
 // TestLoginOptionsReservedParams: per-login authorization parameters that
@@ -158,7 +128,7 @@ func (a *loginOptsApp) start(t *testing.T, opts LoginOptions) (*http.Response, e
 // login fails and names the key.
 func TestLoginOptionsReservedParams(t *testing.T) {
 	t.Parallel()
-	a := newLoginOptsApp(t)
+	a := newTestApp(t, withRunRoute(), withErrorRecorder())
 	cases := []struct {
 		name string
 		opts LoginOptions
@@ -177,7 +147,7 @@ func TestLoginOptionsReservedParams(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := a.start(t, tc.opts)
+			resp, err := loginStart(t, a, tc.opts)
 			if tc.key == "" {
 				require.NoError(t, err)
 				require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -264,11 +234,11 @@ func TestCallbackOptionsReservedParams(t *testing.T) {
 			mux.HandleFunc("/cb", func(w http.ResponseWriter, r *http.Request) {
 				FromRequest(r).Callback(w, r, CallbackOptions{TokenEndpointParams: params})
 			})
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+			app := newTestApp(t, withConfig(func(c *Config) {
 				c.Routes.Callback = RouteDisabled
 				c.AuthorizationParams = map[string]string{"response_type": "code", "redirect_uri": "/cb"}
 				c.ErrorHandler = rec.handler
-			}, mux)
+			}), withHandler(mux))
 			b := app.browser()
 			resp, body := b.login(app, "/login")
 			if k == "" {

@@ -59,10 +59,10 @@ func TestPARLogin(t *testing.T) {
 	for _, tt := range flows {
 		t.Run("should redirect to the authorize url when pushed authorize requests enabled: "+tt.name, func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{Subject: "pat"}, func(c *Config) {
+			app := newTestApp(t, withProvider(oidctest.Options{Subject: "pat"}), withConfig(func(c *Config) {
 				c.AuthorizationParams = tt.params
 				c.PushedAuthorizationRequests = true
-			}, nil)
+			}))
 			b := app.browser()
 			resp, _ := b.get(app.url("/profile"), "Accept", "text/html")
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "AuthRequired is off in the harness")
@@ -101,14 +101,14 @@ func TestPARLogin(t *testing.T) {
 	t.Run("private_key_jwt at the PAR and token endpoints, each with its own assertion", func(t *testing.T) {
 		t.Parallel()
 		key := ckKeys().rsa
-		app := newTestApp(t, oidctest.Options{
+		app := newTestApp(t, withProvider(oidctest.Options{
 			ClientPublicKey: key.Public(), TokenEndpointAuthMethods: []string{"private_key_jwt"},
-		}, func(c *Config) {
+		}), withConfig(func(c *Config) {
 			codeFlow(c)
 			c.ClientSecret = ""
 			c.ClientAssertionSigningKey = key
 			c.PushedAuthorizationRequests = true
-		}, nil)
+		}))
 		b := app.browser()
 		resp, body := b.login(app, "/login")
 		ckLoggedIn(t, app, b, resp, body)
@@ -119,21 +119,21 @@ func TestPARLogin(t *testing.T) {
 	})
 	t.Run("a provider that requires PAR", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{RequirePAR: true}, func(c *Config) {
+		app := newTestApp(t, withProvider(oidctest.Options{RequirePAR: true}), withConfig(func(c *Config) {
 			codeFlow(c)
 			c.PushedAuthorizationRequests = true
-		}, nil)
+		}))
 		b := app.browser()
 		resp, body := b.login(app, "/login")
 		ckLoggedIn(t, app, b, resp, body)
 	})
 	t.Run("silent login pushes prompt=none", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, func(c *Config) {
+		app := newTestApp(t, withConfig(func(c *Config) {
 			codeFlow(c)
 			c.PushedAuthorizationRequests = true
 			c.AttemptSilentLogin = true
-		}, nil)
+		}))
 		resp, _ := app.browser().get(app.url("/page"), "Accept", "text/html")
 		parLocation(t, resp)
 		assert.Equal(t, "none", app.op.LastPARRequest().PostForm.Get("prompt"))
@@ -169,11 +169,11 @@ func TestPARDiscovery(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var rec parErrors
-			app := newTestApp(t, tt.opts, func(c *Config) {
+			app := newTestApp(t, withProvider(tt.opts), withConfig(func(c *Config) {
 				codeFlow(c)
 				c.PushedAuthorizationRequests = tt.par
 				c.ErrorHandler = rec.handler
-			}, nil)
+			}))
 			resp, body := app.browser().get(app.url("/login"))
 			assert.Equal(t, tt.status, resp.StatusCode, body)
 			if tt.desc == "" {
@@ -239,11 +239,11 @@ func TestPARErrors(t *testing.T) {
 			if tt.status == 0 {
 				opts.RedirectURIs = []string{"https://elsewhere.example/cb"}
 			}
-			app := newTestApp(t, opts, func(c *Config) {
+			app := newTestApp(t, withProvider(opts), withConfig(func(c *Config) {
 				codeFlow(c)
 				c.PushedAuthorizationRequests = true
 				c.ErrorHandler = rec.handler
-			}, nil)
+			}))
 			resp, body := app.browser().get(app.url("/login"))
 			assert.Equal(t, tt.wantStatus, resp.StatusCode, body)
 			oe := rec.last(t)
@@ -265,13 +265,13 @@ func TestPARErrors(t *testing.T) {
 	t.Run("an unreachable PAR endpoint gives 502", func(t *testing.T) {
 		t.Parallel()
 		var rec parErrors
-		app := newTestApp(t, oidctest.Options{MutateDiscovery: func(d map[string]any) {
+		app := newTestApp(t, withProvider(oidctest.Options{MutateDiscovery: func(d map[string]any) {
 			d["pushed_authorization_request_endpoint"] = "http://127.0.0.1:1/par?secret=x"
-		}}, func(c *Config) {
+		}}), withConfig(func(c *Config) {
 			codeFlow(c)
 			c.PushedAuthorizationRequests = true
 			c.ErrorHandler = rec.handler
-		}, nil)
+		}))
 		resp, _ := app.browser().get(app.url("/login"))
 		assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
 		oe := rec.last(t)

@@ -113,12 +113,12 @@ func TestProviderErrorFromContextMethods(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
 				var rec parErrors
-				app := newTestApp(t, tc.opts, func(c *Config) {
+				app := newTestApp(t, withProvider(tc.opts), withConfig(func(c *Config) {
 					if tc.cfg != nil {
 						tc.cfg(c)
 					}
 					c.ErrorHandler = rec.handler
-				}, nil)
+				}))
 				var resp *http.Response
 				if tc.login {
 					resp, _ = app.browser().login(app, "/login")

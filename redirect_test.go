@@ -22,8 +22,9 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// Open-redirect tests (security.md §3.4, catalog RED-01..RED-07, HDR-01,
-// HDR-06), end to end through the middleware and the oidctest provider.
+// Open-redirect tests (docs/security.md, "Redirects": catalog RED-01..RED-07,
+// HDR-01, HDR-06), end to end through the middleware and the oidctest
+// provider.
 
 // rdRaw writes one raw HTTP/1.1 request to the app over TLS, so that request
 // targets Go's client would clean or escape ("//evil.com", "/\evil.com")
@@ -120,7 +121,8 @@ func rdSplitScheme(s string) (string, string, bool) {
 }
 
 // rdBrowserOrigin approximates where a browser on a page of base navigates
-// for Location loc (the oracle of security.md §3.4): TAB/CR/LF removed,
+// for Location loc (the oracle described in docs/security.md, "How the ids
+// are used"): TAB/CR/LF removed,
 // C0 and spaces trimmed, '\' read as '/', a special scheme other than the
 // page's always followed by an authority, "//" starting an authority.
 func rdBrowserOrigin(base *url.URL, loc string) (string, bool) {
@@ -194,7 +196,7 @@ func rdAuthRequired(c *Config) { c.AuthRequired = nil }
 // the post-login Location stays on the app's origin.
 func TestRedirectRawRequestTargets(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, rdAuthRequired, nil)
+	app := newTestApp(t, withConfig(rdAuthRequired))
 	cases := []struct{ id, target string }{
 		{"RED-01", "//evil.com"},
 		{"RED-01", "//evil.com/"},
@@ -292,7 +294,7 @@ func rdHelperCases(app *testApp) []rdRedirectCase {
 // same-origin value is honoured, and no Location carries TAB/CR/LF.
 func TestRedirectLoginHelper(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, rdHelperHandler())
+	app := newTestApp(t, withHandler(rdHelperHandler()))
 	for _, tc := range rdHelperCases(app) {
 		t.Run(fmt.Sprintf("%s %q", tc.id, tc.value), func(t *testing.T) {
 			t.Parallel()
@@ -317,7 +319,7 @@ func TestRedirectLogoutHelper(t *testing.T) {
 	for _, idp := range []bool{false, true} {
 		t.Run(fmt.Sprintf("idpLogout=%v", idp), func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.IDPLogout = idp }, rdHelperHandler())
+			app := newTestApp(t, withConfig(func(c *Config) { c.IDPLogout = idp }), withHandler(rdHelperHandler()))
 			for _, tc := range rdHelperCases(app) {
 				t.Run(fmt.Sprintf("%s %q", tc.id, tc.value), func(t *testing.T) {
 					t.Parallel()
@@ -393,7 +395,7 @@ func rdCorpusValue(app *testApp, c rdCorpusEntry) string {
 // app's origin.
 func TestRedirectCorpusLogout(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, rdHelperHandler())
+	app := newTestApp(t, withHandler(rdHelperHandler()))
 	for _, c := range rdCorpus(t) {
 		ctx := fmt.Sprintf("line %d %q", c.line, c.value)
 		req := httptest.NewRequest(http.MethodGet, app.url("/custom-logout?"+url.Values{"to": {rdCorpusValue(app, c)}}.Encode()), nil)
@@ -430,8 +432,8 @@ var rdCorpusSample = []string{
 // sends to the login.
 func TestRedirectCorpusSample(t *testing.T) {
 	t.Parallel()
-	helperApp := newTestApp(t, oidctest.Options{}, nil, rdHelperHandler())
-	guardApp := newTestApp(t, oidctest.Options{}, rdAuthRequired, nil)
+	helperApp := newTestApp(t, withHandler(rdHelperHandler()))
+	guardApp := newTestApp(t, withConfig(rdAuthRequired))
 	var sample []rdCorpusEntry
 	for _, c := range rdCorpus(t) {
 		if slices.Contains(rdCorpusSample, c.src) {
@@ -513,8 +515,8 @@ func TestRedirectReturnToParameterInjection(t *testing.T) {
 	t.Parallel()
 	const injected = "/x&prompt=none&redirect_uri=https://evil.example/cb"
 	setup := func(c *Config) { c.AuthorizationParams = map[string]string{"prompt": "login"} }
-	helper := newTestApp(t, oidctest.Options{}, setup, rdHelperHandler())
-	guard := newTestApp(t, oidctest.Options{}, func(c *Config) { setup(c); rdAuthRequired(c) }, nil)
+	helper := newTestApp(t, withConfig(setup), withHandler(rdHelperHandler()))
+	guard := newTestApp(t, withConfig(func(c *Config) { setup(c); rdAuthRequired(c) }))
 
 	cases := []struct {
 		name  string
@@ -574,7 +576,7 @@ func rdStateReturnToAbs(t *testing.T, app *testApp, resp *http.Response) string 
 // headers.
 func TestRedirectHostHeaders(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{}, nil, nil)
+	app := newTestApp(t)
 	cases := []struct {
 		name    string
 		headers []string
@@ -604,7 +606,7 @@ func TestRedirectHostHeaders(t *testing.T) {
 	}
 	t.Run("HDR-06 guarded route", func(t *testing.T) {
 		t.Parallel()
-		guard := newTestApp(t, oidctest.Options{}, rdAuthRequired, nil)
+		guard := newTestApp(t, withConfig(rdAuthRequired))
 		first, body := rdRaw(t, guard, http.MethodGet, "/page?x=1", "Host", "evil.example",
 			"X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "http", "Accept", "text/html")
 		require.Equal(t, http.StatusFound, first.StatusCode, body)
@@ -652,7 +654,7 @@ func TestRedirectRouteProtection(t *testing.T) {
 			if mode == "AuthRequired" {
 				mutate = rdAuthRequired
 			}
-			app := newTestApp(t, oidctest.Options{}, mutate, handler())
+			app := newTestApp(t, withConfig(mutate), withHandler(handler()))
 			for _, rq := range reqs {
 				t.Run(rq.name, func(t *testing.T) {
 					for _, accept := range []string{"text/html", "application/json"} {
@@ -688,7 +690,7 @@ func TestRedirectLogoutRoute(t *testing.T) {
 	for _, idp := range []bool{false, true} {
 		t.Run(fmt.Sprintf("RED-07 idpLogout=%v", idp), func(t *testing.T) {
 			t.Parallel()
-			app := newTestApp(t, oidctest.Options{}, func(c *Config) { c.IDPLogout = idp }, rdHelperHandler())
+			app := newTestApp(t, withConfig(func(c *Config) { c.IDPLogout = idp }), withHandler(rdHelperHandler()))
 			targets := []string{
 				"/logout?returnTo=https://evil.example",
 				"/logout?returnTo=%2F%2Fevil.example&post_logout_redirect_uri=https://evil.example/&redirect=https://evil.example",
@@ -735,7 +737,7 @@ func TestRedirectMountedReturnTo(t *testing.T) {
 	}
 	t.Run("middleware sees the full path", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, mount, http.StripPrefix("/app", appHandler()))
+		app := newTestApp(t, withConfig(mount), withHandler(http.StripPrefix("/app", appHandler())))
 		b := app.browser()
 		first, _ := b.get(app.url("/app/page?x=1"), "Accept", "text/html")
 		assert.Equal(t, app.url("/app/callback"), rdAuthorizeQuery(t, first).Get("redirect_uri"))
@@ -746,7 +748,7 @@ func TestRedirectMountedReturnTo(t *testing.T) {
 	})
 	t.Run("http.StripPrefix before the middleware", func(t *testing.T) {
 		t.Parallel()
-		app := newTestApp(t, oidctest.Options{}, mount, nil)
+		app := newTestApp(t, withConfig(mount))
 		outer := http.NewServeMux()
 		outer.Handle("/app/", http.StripPrefix("/app", app.m.Handler(appHandler())))
 		app.srv.Config.Handler = outer

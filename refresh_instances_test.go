@@ -41,10 +41,10 @@ func TestRefreshAcrossInstances(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/api", api)
 	mux.Handle("/", appHandler())
-	a := newTestApp(t, oidctest.Options{AccessTokenLifetime: time.Hour}, func(c *Config) {
+	a := newTestApp(t, withProvider(oidctest.Options{AccessTokenLifetime: time.Hour}), withConfig(func(c *Config) {
 		codeFlow(c)
 		c.Session.Store = store
-	}, mux)
+	}), withHandler(mux))
 	store.Now = a.clk.Now
 	mB, err := New(a.cfg)
 	require.NoError(t, err)

@@ -52,47 +52,47 @@ func (rr *rvRecorder) requests() ([]url.Values, []string) {
 	return rr.forms, rr.auths
 }
 
-// rvApp is a code-flow app with a refresh token in its session, the
-// recorder on the provider's revocation endpoint and a captured log.
-type rvApp struct {
-	*testApp
-	b    *browser
+// rvFixture is what newRVApp sets up besides the app: the recorder on the
+// provider's revocation endpoint, the captured log, and the refresh token
+// of the session of the app's browser.
+type rvFixture struct {
 	rec  *rvRecorder
 	capt *exCapture
 	rt   string
 }
 
-func newRVApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config)) *rvApp {
+// newRVApp is a code-flow app whose browser (a.b) is logged in with a
+// refresh token in its session.
+func newRVApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config)) (*testApp, *rvFixture) {
 	t.Helper()
 	rec := &rvRecorder{}
 	opOpts.Intercept = rec.intercept
 	capt := &exCapture{}
-	app := newTestApp(t, opOpts, func(c *Config) {
+	app := newTestApp(t, withProvider(opOpts), withConfig(func(c *Config) {
 		codeFlow(c)
 		c.Logger = capt.logger()
 		if mutate != nil {
 			mutate(c)
 		}
-	}, loHandler())
-	b := app.browser()
-	resp, body := b.login(app, "/login")
+	}), withHandler(loHandler()))
+	resp, body := app.b.login(app, "/login")
 	require.Contains(t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, body)
-	return &rvApp{testApp: app, b: b, rec: rec, capt: capt, rt: loTokens(t, app, b, "")["refresh_token"]}
+	return app, &rvFixture{rec: rec, capt: capt, rt: loTokens(t, app, app.b, "")["refresh_token"]}
 }
 
-// logout logs out, checks the logout response, and waits for the
+// rvLogout logs out, checks the logout response, and waits for the
 // background revocation.
-func (a *rvApp) logout() {
+func rvLogout(a *testApp) {
 	a.t.Helper()
 	resp, _ := a.b.get(a.url("/logout"))
 	require.Equal(a.t, http.StatusFound, resp.StatusCode)
 	loAssertCleared(a.t, resp, []string{"appSession"}, "/")
 	a.m.revocations.Wait()
-	assert.Equal(a.t, false, a.b.session(a.testApp)["authenticated"])
+	assert.Equal(a.t, false, a.b.session(a)["authenticated"])
 }
 
-// refreshWorks reports whether the provider still accepts rt.
-func (a *rvApp) refreshWorks(rt string) bool {
+// rvRefreshWorks reports whether the provider still accepts rt.
+func rvRefreshWorks(a *testApp, rt string) bool {
 	a.t.Helper()
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
 	req, err := http.NewRequest(http.MethodPost, a.op.URL()+oidctest.PathToken, strings.NewReader(form.Encode()))
@@ -127,7 +127,7 @@ func TestLogoutRevokesRefreshToken(t *testing.T) {
 				if method == "private_key_jwt" {
 					opts.ClientPublicKey = key.Public()
 				}
-				a := newRVApp(t, opts, func(c *Config) {
+				a, rv := newRVApp(t, opts, func(c *Config) {
 					c.ClientAuthMethod = method
 					if method == "private_key_jwt" {
 						c.ClientAssertionSigningKey = key
@@ -136,15 +136,15 @@ func TestLogoutRevokesRefreshToken(t *testing.T) {
 						c.Session.Store = NewMemoryStore()
 					}
 				})
-				require.NotEmpty(t, a.rt)
+				require.NotEmpty(t, rv.rt)
 				tokenAssertion := a.op.LastTokenRequest().PostForm.Get("client_assertion")
-				a.logout()
+				rvLogout(a)
 
 				assert.Equal(t, 1, a.op.Calls(oidctest.EndpointRevoke))
-				forms, auths := a.rec.requests()
+				forms, auths := rv.rec.requests()
 				require.Len(t, forms, 1)
 				f := forms[0]
-				assert.Equal(t, a.rt, f.Get("token"))
+				assert.Equal(t, rv.rt, f.Get("token"))
 				assert.Equal(t, "refresh_token", f.Get("token_type_hint"))
 				switch method {
 				case "client_secret_basic":
@@ -158,26 +158,26 @@ func TestLogoutRevokesRefreshToken(t *testing.T) {
 					assert.NotEmpty(t, f.Get("client_assertion"))
 					assert.NotEqual(t, tokenAssertion, f.Get("client_assertion"), "a fresh assertion")
 				}
-				assert.False(t, a.refreshWorks(a.rt), "the revoked refresh token no longer works")
-				logs, _ := a.capt.result()
+				assert.False(t, rvRefreshWorks(a, rv.rt), "the revoked refresh token no longer works")
+				logs, _ := rv.capt.result()
 				assert.NotContains(t, logs, "WARN")
-				assert.NotContains(t, logs, a.rt)
+				assert.NotContains(t, logs, rv.rt)
 			})
 		}
 	}
 
 	t.Run("without cached metadata", func(t *testing.T) {
 		t.Parallel()
-		a := newRVApp(t, oidctest.Options{}, nil)
+		a, rv := newRVApp(t, oidctest.Options{}, nil)
 		m, err := New(a.cfg) // a restarted instance: nothing discovered yet
 		require.NoError(t, err)
 		a.m = m
 		a.srv.Config.Handler = m.Handler(loHandler())
 		a.op.ResetCalls()
-		a.logout()
+		rvLogout(a)
 		assert.Equal(t, 1, a.op.Calls(oidctest.EndpointDiscovery))
 		assert.Equal(t, 1, a.op.Calls(oidctest.EndpointRevoke))
-		assert.False(t, a.refreshWorks(a.rt))
+		assert.False(t, rvRefreshWorks(a, rv.rt))
 	})
 }
 
@@ -196,18 +196,18 @@ func TestLogoutRevocationNeverBlocks(t *testing.T) {
 	}
 	cases := []struct {
 		name    string
-		setup   func(a *rvApp)
+		setup   func(a *testApp, rv *rvFixture)
 		wantLog string
 	}{
-		{"provider down", func(a *rvApp) { a.op.SetDown(true) }, "503"},
-		{"revocation refused", func(a *rvApp) {
-			a.rec.answer = answer(http.StatusBadRequest, `{"error":"unsupported_token_type"}`)
+		{"provider down", func(a *testApp, rv *rvFixture) { a.op.SetDown(true) }, "503"},
+		{"revocation refused", func(a *testApp, rv *rvFixture) {
+			rv.rec.answer = answer(http.StatusBadRequest, `{"error":"unsupported_token_type"}`)
 		}, "400 unsupported_token_type"},
-		{"revocation endpoint fails", func(a *rvApp) {
-			a.rec.answer = answer(http.StatusInternalServerError, `{"error":"server_error"}`)
+		{"revocation endpoint fails", func(a *testApp, rv *rvFixture) {
+			rv.rec.answer = answer(http.StatusInternalServerError, `{"error":"server_error"}`)
 		}, "500 server_error"},
-		{"revocation endpoint hangs", func(a *rvApp) {
-			a.rec.answer = func(_ http.ResponseWriter, r *http.Request) bool {
+		{"revocation endpoint hangs", func(a *testApp, rv *rvFixture) {
+			rv.rec.answer = func(_ http.ResponseWriter, r *http.Request) bool {
 				<-r.Context().Done() // until the middleware gives up
 				return true
 			}
@@ -216,16 +216,16 @@ func TestLogoutRevocationNeverBlocks(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a := newRVApp(t, oidctest.Options{}, func(c *Config) { c.HTTPTimeout = 500 * time.Millisecond })
-			a.rec.mu.Lock()
-			tc.setup(a)
-			a.rec.mu.Unlock()
-			a.logout()
+			a, rv := newRVApp(t, oidctest.Options{}, func(c *Config) { c.HTTPTimeout = 500 * time.Millisecond })
+			rv.rec.mu.Lock()
+			tc.setup(a, rv)
+			rv.rec.mu.Unlock()
+			rvLogout(a)
 			assert.Equal(t, 1, a.op.Calls(oidctest.EndpointRevoke))
-			logs, _ := a.capt.result()
+			logs, _ := rv.capt.result()
 			assert.Contains(t, logs, "level=WARN msg=\"oidc: refresh token not revoked at logout\"")
 			assert.Contains(t, logs, tc.wantLog)
-			assert.NotContains(t, logs, a.rt)
+			assert.NotContains(t, logs, rv.rt)
 		})
 	}
 
@@ -233,12 +233,12 @@ func TestLogoutRevocationNeverBlocks(t *testing.T) {
 		t.Parallel()
 		release := make(chan struct{})
 		// Without rotation, so that refreshWorks leaves the token valid.
-		a := newRVApp(t, oidctest.Options{DisableRefreshTokenRotation: true}, nil)
-		a.rec.mu.Lock()
+		a, rv := newRVApp(t, oidctest.Options{DisableRefreshTokenRotation: true}, nil)
+		rv.rec.mu.Lock()
 		// The revocation is held until the test has the whole logout
 		// response. A logout that waited for it would give up on it first
 		// (HTTPTimeout), and the token would stay valid.
-		a.rec.answer = func(_ http.ResponseWriter, r *http.Request) bool {
+		rv.rec.answer = func(_ http.ResponseWriter, r *http.Request) bool {
 			select {
 			case <-release:
 				return false // now revoke for real
@@ -246,16 +246,16 @@ func TestLogoutRevocationNeverBlocks(t *testing.T) {
 				return true
 			}
 		}
-		a.rec.mu.Unlock()
+		rv.rec.mu.Unlock()
 		resp, _ := a.b.get(a.url("/logout"))
 		require.Equal(t, http.StatusFound, resp.StatusCode, "the whole logout response arrived")
 		loAssertCleared(t, resp, []string{"appSession"}, "/")
-		assert.Equal(t, false, a.b.session(a.testApp)["authenticated"])
-		assert.True(t, a.refreshWorks(a.rt), "not revoked yet")
+		assert.Equal(t, false, a.b.session(a)["authenticated"])
+		assert.True(t, rvRefreshWorks(a, rv.rt), "not revoked yet")
 		close(release)
 		a.m.revocations.Wait()
 		assert.Equal(t, 1, a.op.Calls(oidctest.EndpointRevoke))
-		assert.False(t, a.refreshWorks(a.rt), "revoked once released")
+		assert.False(t, rvRefreshWorks(a, rv.rt), "revoked once released")
 	})
 }
 
@@ -277,15 +277,15 @@ func TestLogoutWithoutRevocation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a := newRVApp(t, tc.opts, tc.cfg)
-			a.logout()
+			a, rv := newRVApp(t, tc.opts, tc.cfg)
+			rvLogout(a)
 			assert.Zero(t, a.op.Calls(oidctest.EndpointRevoke))
-			if a.rt != "" {
-				assert.True(t, a.refreshWorks(a.rt))
+			if rv.rt != "" {
+				assert.True(t, rvRefreshWorks(a, rv.rt))
 			}
-			logs, _ := a.capt.result()
-			if a.rt != "" {
-				assert.NotContains(t, logs, a.rt)
+			logs, _ := rv.capt.result()
+			if rv.rt != "" {
+				assert.NotContains(t, logs, rv.rt)
 			}
 		})
 	}

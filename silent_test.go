@@ -33,12 +33,12 @@ func silApp(t *testing.T, opOpts oidctest.Options, mount func(*Config) http.Hand
 	var handler http.Handler
 	cfg := Config{}
 	handler = mount(&cfg)
-	return newTestApp(t, opOpts, func(c *Config) {
+	return newTestApp(t, withProvider(opOpts), withConfig(func(c *Config) {
 		c.AttemptSilentLogin = cfg.AttemptSilentLogin
 		if mutate != nil {
 			mutate(c)
 		}
-	}, handler)
+	}), withHandler(handler))
 }
 
 // silSkipCookie returns the skipSilentLogin Set-Cookie of resp, or nil.
@@ -264,15 +264,15 @@ func TestSilentLoginOutcomes(t *testing.T) {
 	})
 }
 
-// TestSilentLoginWithAuthRequired covers REL-02 and express §10 item 22:
+// TestSilentLoginWithAuthRequired covers REL-02 (docs/security.md):
 // silent login runs after the AuthRequired check, so it never fires there,
 // and the built-in routes are never bounced to a login.
 func TestSilentLoginWithAuthRequired(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, oidctest.Options{RequireSessionForPromptNone: true}, func(c *Config) {
+	app := newTestApp(t, withProvider(oidctest.Options{RequireSessionForPromptNone: true}), withConfig(func(c *Config) {
 		c.AuthRequired = nil // default: true
 		c.AttemptSilentLogin = true
-	}, nil)
+	}))
 
 	t.Run("an anonymous HTML request gets a normal login", func(t *testing.T) {
 		resp, _ := app.browser().get(app.url("/page"), "Accept", "text/html")

@@ -17,7 +17,7 @@ import (
 )
 
 // exchange calls Context.CustomTokenExchange in a request.
-func (e *tkApp) exchange(opts TokenExchangeOptions) (*TokenExchangeResult, error) {
+func (e *testApp) exchange(opts TokenExchangeOptions) (*TokenExchangeResult, error) {
 	e.t.Helper()
 	var res *TokenExchangeResult
 	var err error
@@ -29,7 +29,7 @@ func (e *tkApp) exchange(opts TokenExchangeOptions) (*TokenExchangeResult, error
 
 // lastExchange returns the form of the last token request, which must be a
 // token exchange.
-func (e *tkApp) lastExchange() url.Values {
+func (e *testApp) lastExchange() url.Values {
 	e.t.Helper()
 	tr := e.op.LastTokenRequest()
 	require.NotNil(e.t, tr)

@@ -20,38 +20,22 @@ import (
 	"github.com/openidconnect-go/oidc/oidctest"
 )
 
-// tkApp is a code-flow application whose /run route calls a function the
-// test sets, and whose /tokens route reports the session's tokens as JSON.
-type tkApp struct {
-	*testApp
-	b *browser
-
-	mu sync.Mutex
-	fn func(w http.ResponseWriter, r *http.Request, c *Context)
+// newTKApp is a code-flow app with the /run and /tokens routes
+// (withTokenRoutes).
+func newTKApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config)) *testApp {
+	t.Helper()
+	return newTestApp(t, withProvider(opOpts), withTokenRoutes(), withConfig(mutate))
 }
 
-func newTKApp(t *testing.T, opOpts oidctest.Options, mutate func(*Config)) *tkApp {
-	t.Helper()
-	e := &tkApp{}
+// tokenRoutes is the handler of withTokenRoutes.
+func (a *testApp) tokenRoutes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/run", func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		fn := e.fn
-		e.mu.Unlock()
-		fn(w, r, FromRequest(r))
-	})
+	mux.HandleFunc("/run", a.serveRun)
 	mux.HandleFunc("/tokens", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(tkSnapshot(FromRequest(r)))
 	})
-	e.testApp = newTestApp(t, opOpts, func(c *Config) {
-		c.AuthorizationParams = map[string]string{"response_type": "code", "response_mode": "query"}
-		if mutate != nil {
-			mutate(c)
-		}
-	}, mux)
-	e.b = e.browser()
-	return e
+	return mux
 }
 
 // tkTokens is what /tokens reports.
@@ -78,15 +62,15 @@ func tkSnapshot(c *Context) tkTokens {
 	return out
 }
 
-func (e *tkApp) login() {
+func (e *testApp) login() {
 	e.t.Helper()
-	resp, body := e.b.login(e.testApp, "/login")
+	resp, body := e.b.login(e, "/login")
 	require.Contains(e.t, []int{http.StatusFound, http.StatusSeeOther}, resp.StatusCode, body)
 	require.True(e.t, e.tokens().Authenticated)
 }
 
 // tokens fetches /tokens with the browser's cookies.
-func (e *tkApp) tokens() tkTokens {
+func (e *testApp) tokens() tkTokens {
 	e.t.Helper()
 	resp, body := e.b.get(e.url("/tokens"), "Accept", "application/json")
 	require.Equal(e.t, http.StatusOK, resp.StatusCode, body)
@@ -96,17 +80,15 @@ func (e *tkApp) tokens() tkTokens {
 }
 
 // run serves one /run request calling fn, with the browser's cookies.
-func (e *tkApp) run(fn func(w http.ResponseWriter, r *http.Request, c *Context)) *http.Response {
+func (e *testApp) run(fn func(w http.ResponseWriter, r *http.Request, c *Context)) *http.Response {
 	e.t.Helper()
-	e.mu.Lock()
-	e.fn = fn
-	e.mu.Unlock()
+	e.setRun(fn)
 	resp, _ := e.b.get(e.url("/run"), "Accept", "application/json")
 	return resp
 }
 
 // refresh calls Context.Refresh in a request and returns its results.
-func (e *tkApp) refresh(opts RefreshOptions) (*AccessToken, error) {
+func (e *testApp) refresh(opts RefreshOptions) (*AccessToken, error) {
 	e.t.Helper()
 	var at *AccessToken
 	var err error
@@ -117,7 +99,7 @@ func (e *tkApp) refresh(opts RefreshOptions) (*AccessToken, error) {
 }
 
 // rawGet sends a GET with exactly the given cookies and no jar.
-func (e *tkApp) rawGet(path string, cookies []*http.Cookie) (*http.Response, string) {
+func (e *testApp) rawGet(path string, cookies []*http.Cookie) (*http.Response, string) {
 	e.t.Helper()
 	client := *e.srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -132,7 +114,7 @@ func (e *tkApp) rawGet(path string, cookies []*http.Cookie) (*http.Response, str
 }
 
 // jarCookies returns the browser's cookies for the app.
-func (e *tkApp) jarCookies() []*http.Cookie {
+func (e *testApp) jarCookies() []*http.Cookie {
 	u, _ := url.Parse(e.url("/"))
 	return e.b.jar.Cookies(u)
 }
@@ -569,22 +551,22 @@ func TestRefreshProviderFailures(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name       string
-		setup      func(e *tkApp)
+		setup      func(e *testApp)
 		wantStatus int
 	}{
-		{"503", func(e *tkApp) { e.op.SetDown(true) }, http.StatusServiceUnavailable},
-		{"500 with an OAuth error", func(e *tkApp) {
+		{"503", func(e *testApp) { e.op.SetDown(true) }, http.StatusServiceUnavailable},
+		{"500 with an OAuth error", func(e *testApp) {
 			e.op.SetOptions(func(o *oidctest.Options) {
 				o.Intercept = tkFail(http.StatusInternalServerError, `{"error":"server_error"}`)
 			})
 		}, http.StatusInternalServerError},
-		{"502 HTML", func(e *tkApp) {
+		{"502 HTML", func(e *testApp) {
 			e.op.SetOptions(func(o *oidctest.Options) { o.Intercept = tkFail(http.StatusBadGateway, `<html>bad gateway</html>`) })
 		}, http.StatusBadGateway},
-		{"timeout", func(e *tkApp) {
+		{"timeout", func(e *testApp) {
 			e.op.SetOptions(func(o *oidctest.Options) { o.Latency = 3 * time.Second })
 		}, http.StatusServiceUnavailable},
-		{"connection reset", func(e *tkApp) {
+		{"connection reset", func(e *testApp) {
 			e.op.SetOptions(func(o *oidctest.Options) {
 				o.Intercept = func(ep string, w http.ResponseWriter, _ *http.Request) bool {
 					if ep != oidctest.EndpointToken {

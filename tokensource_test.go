@@ -19,14 +19,14 @@ import (
 )
 
 // setClock sets the test app's clock to start+d.
-func (e *tkApp) setClock(start time.Time, d time.Duration) {
+func (e *testApp) setClock(start time.Time, d time.Duration) {
 	e.clk.mu.Lock()
 	e.clk.now = start.Add(d)
 	e.clk.mu.Unlock()
 }
 
 // token calls TokenSource(ctx).Token() in a request.
-func (e *tkApp) token() (*oauth2.Token, error) {
+func (e *testApp) token() (*oauth2.Token, error) {
 	e.t.Helper()
 	var tok *oauth2.Token
 	var err error
@@ -84,9 +84,9 @@ func TestTokenSource(t *testing.T) {
 
 	t.Run("no access token", func(t *testing.T) {
 		t.Parallel()
-		cases := map[string]func(*tkApp){
-			"anonymous": func(*tkApp) {},
-			"implicit flow": func(e *tkApp) {
+		cases := map[string]func(*testApp){
+			"anonymous": func(*testApp) {},
+			"implicit flow": func(e *testApp) {
 				e.login()
 			},
 		}
@@ -156,15 +156,15 @@ func TestTokenSource(t *testing.T) {
 		cases := []struct {
 			name  string
 			opts  oidctest.Options
-			setup func(e *tkApp)
-			check func(t *testing.T, e *tkApp, err error)
+			setup func(e *testApp)
+			check func(t *testing.T, e *testApp, err error)
 		}{
 			{
 				name: "invalid_grant ends the session",
-				setup: func(e *tkApp) {
+				setup: func(e *testApp) {
 					e.op.RevokeAll()
 				},
-				check: func(t *testing.T, e *tkApp, err error) {
+				check: func(t *testing.T, e *testApp, err error) {
 					var pe *ProviderError
 					require.ErrorAs(t, err, &pe)
 					assert.Equal(t, "invalid_grant", pe.Code)
@@ -174,17 +174,17 @@ func TestTokenSource(t *testing.T) {
 			{
 				name: "no refresh token",
 				opts: oidctest.Options{MutateTokenResponse: func(m map[string]any) { delete(m, "refresh_token") }},
-				check: func(t *testing.T, e *tkApp, err error) {
+				check: func(t *testing.T, e *testApp, err error) {
 					assert.ErrorIs(t, err, ErrNoRefreshToken)
 					assert.True(t, e.tokens().Authenticated)
 				},
 			},
 			{
 				name: "provider down keeps the session",
-				setup: func(e *tkApp) {
+				setup: func(e *testApp) {
 					e.op.SetDown(true)
 				},
-				check: func(t *testing.T, e *tkApp, err error) {
+				check: func(t *testing.T, e *testApp, err error) {
 					assert.ErrorIs(t, err, ErrProviderUnavailable)
 					e.op.SetDown(false)
 					assert.True(t, e.tokens().Authenticated)
@@ -283,7 +283,7 @@ func TestContextClient(t *testing.T) {
 	const lifetime = 300 * time.Second
 
 	// get sends GET target with c.Client from a request of the app.
-	get := func(e *tkApp, ctx func(context.Context) context.Context, target string) (int, error) {
+	get := func(e *testApp, ctx func(context.Context) context.Context, target string) (int, error) {
 		e.t.Helper()
 		var status int
 		var err error

@@ -15,7 +15,7 @@ import (
 )
 
 // fetchUserInfo calls Context.FetchUserInfo in a request.
-func (e *tkApp) fetchUserInfo() (Claims, error) {
+func (e *testApp) fetchUserInfo() (Claims, error) {
 	e.t.Helper()
 	var claims Claims
 	var err error
@@ -127,9 +127,9 @@ func TestFetchUserInfo(t *testing.T) {
 	})
 	t.Run("outages wrap ErrProviderUnavailable", func(t *testing.T) {
 		t.Parallel()
-		for name, setup := range map[string]func(*tkApp){
-			"503":     func(e *tkApp) { e.op.SetDown(true) },
-			"timeout": func(e *tkApp) { e.op.SetOptions(func(o *oidctest.Options) { o.Latency = 3 * time.Second }) },
+		for name, setup := range map[string]func(*testApp){
+			"503":     func(e *testApp) { e.op.SetDown(true) },
+			"timeout": func(e *testApp) { e.op.SetOptions(func(o *oidctest.Options) { o.Latency = 3 * time.Second }) },
 		} {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()

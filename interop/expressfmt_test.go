@@ -1,7 +1,7 @@
 package interop
 
 // An independent, standard-library reading of express-openid-connect's
-// cookie formats (reference §3.1, §3.2, §3.7, §4), used to check cookies
+// cookie formats (session and transaction cookies), used to check cookies
 // from either side without going through the code under test.
 
 import (

@@ -205,8 +205,8 @@ func TestFixtureStoreCookie(t *testing.T) {
 }
 
 // TestExpressFormatVectors checks this package's standard-library reading of
-// the formats against the reference vectors (express-openid-connect.md §3.1,
-// §3.2, §3.7, §4), so that the checks above are not vacuous.
+// the formats against express-openid-connect's known cookie vectors (catalog
+// SESS-12 in docs/security.md), so that the checks above are not vacuous.
 func TestExpressFormatVectors(t *testing.T) {
 	const secret = "__test_secret__"
 	assert.Equal(t, "47c4e100b0cc03c7a093b3e2964bbf3fb9f0ebee1d8ae92e580c77587037788b", hex.EncodeToString(expressKey(secret, "JWE CEK")))

@@ -72,7 +72,7 @@ func verifyLogoutToken(t *testing.T, p *oidctest.Provider, raw string) (*gooidc.
 
 func TestSendBackchannelLogout(t *testing.T) {
 	t.Parallel()
-	p := oidctest.NewProvider(t, oidctest.Options{})
+	p := newProvider(t, oidctest.Options{})
 	rc := newBCLReceiver(t)
 	ctx := context.Background()
 
@@ -159,7 +159,7 @@ func TestSendBackchannelLogout(t *testing.T) {
 
 func TestSendBackchannelLogoutHS256(t *testing.T) {
 	t.Parallel()
-	p := oidctest.NewProvider(t, oidctest.Options{Alg: "HS256"})
+	p := newProvider(t, oidctest.Options{Alg: "HS256"})
 	tok, err := p.MutatedLogoutToken("alice", "", nil, func(h, _ map[string]any) { h["x"] = 1 })
 	require.NoError(t, err)
 	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.HS256})

@@ -74,7 +74,7 @@ func TestBrowserLogin(t *testing.T) {
 		for _, tls := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s, tls=%v", name, tls), func(t *testing.T) {
 				t.Parallel()
-				op := oidctest.NewProvider(t, oidctest.Options{Interactive: true})
+				op := newProvider(t, oidctest.Options{Interactive: true})
 				srv := browserApp(t, op, tls, func(c *oidc.Config) { c.AuthorizationParams = params })
 				b := oidctest.NewBrowser(srv.Client())
 
@@ -98,7 +98,7 @@ func TestBrowserLogin(t *testing.T) {
 
 func TestBrowserGetStopsAtTheLoginPage(t *testing.T) {
 	t.Parallel()
-	op := oidctest.NewProvider(t, oidctest.Options{Interactive: true})
+	op := newProvider(t, oidctest.Options{Interactive: true})
 	srv := browserApp(t, op, true, nil)
 	b := oidctest.NewBrowser(srv.Client())
 
@@ -116,7 +116,7 @@ func TestBrowserGetStopsAtTheLoginPage(t *testing.T) {
 
 func TestBrowserLoginWithoutLoginPage(t *testing.T) {
 	t.Parallel()
-	op := oidctest.NewProvider(t, oidctest.Options{Subject: "auto-user", Claims: map[string]any{"name": "Auto"}})
+	op := newProvider(t, oidctest.Options{Subject: "auto-user", Claims: map[string]any{"name": "Auto"}})
 	srv := browserApp(t, op, true, nil)
 	b := oidctest.NewBrowser(srv.Client())
 
@@ -127,7 +127,7 @@ func TestBrowserLoginWithoutLoginPage(t *testing.T) {
 
 func TestBrowserRefusedLogin(t *testing.T) {
 	t.Parallel()
-	op := oidctest.NewProvider(t, oidctest.Options{Interactive: true})
+	op := newProvider(t, oidctest.Options{Interactive: true})
 	srv := browserApp(t, op, true, func(c *oidc.Config) {
 		c.AfterCallback = func(_ http.ResponseWriter, _ *http.Request, s oidc.Session, _ map[string]any) (oidc.Session, error) {
 			return s, errors.New("not today")
@@ -144,7 +144,7 @@ func TestBrowserErrors(t *testing.T) {
 
 	t.Run("empty user name at the login page", func(t *testing.T) {
 		t.Parallel()
-		op := oidctest.NewProvider(t, oidctest.Options{Interactive: true})
+		op := newProvider(t, oidctest.Options{Interactive: true})
 		srv := browserApp(t, op, true, nil)
 		_, err := oidctest.NewBrowser(srv.Client()).Login(srv.URL+"/profile", "")
 		require.Error(t, err)

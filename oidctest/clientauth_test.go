@@ -117,7 +117,7 @@ func TestClientAssertionAuthentication(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, tt.opts)
+			p := newProvider(t, tt.opts)
 			var key any = caKeys[tt.alg]
 			if tt.key != nil {
 				key = tt.key(p)
@@ -139,7 +139,7 @@ func TestClientAssertionAuthentication(t *testing.T) {
 	}
 
 	t.Run("a replayed jti is refused", func(t *testing.T) {
-		p := oidctest.NewProvider(t, jwtOpts(rsaKey.Public()))
+		p := newProvider(t, jwtOpts(rsaKey.Public()))
 		assertion := caAssertion(t, p, "RS256", rsaKey, nil)
 		code := getCode(t, p, codeParams(p, v))
 		status, _ := postToken(t, p, caForm(codeForm(code, v), assertion), false)
@@ -156,7 +156,7 @@ func TestClientAssertionAuthentication(t *testing.T) {
 		assert.ErrorContains(t, err, "ClientPublicKey")
 	})
 	t.Run("discovery advertises the methods and algorithms", func(t *testing.T) {
-		p := oidctest.NewProvider(t, jwtOpts(rsaKey.Public()))
+		p := newProvider(t, jwtOpts(rsaKey.Public()))
 		var doc map[string]any
 		getJSON(t, p.URL()+oidctest.PathDiscovery, &doc)
 		assert.Equal(t, []any{"private_key_jwt", "client_secret_jwt"}, doc["token_endpoint_auth_methods_supported"])
@@ -165,7 +165,7 @@ func TestClientAssertionAuthentication(t *testing.T) {
 		assert.NotContains(t, doc["token_endpoint_auth_signing_alg_values_supported"], "none")
 	})
 	t.Run("revocation accepts assertions", func(t *testing.T) {
-		p := oidctest.NewProvider(t, jwtOpts(rsaKey.Public()))
+		p := newProvider(t, jwtOpts(rsaKey.Public()))
 		code := getCode(t, p, codeParams(p, v))
 		status, tok := postToken(t, p, caForm(codeForm(code, v), caAssertion(t, p, "RS256", rsaKey, nil)), false)
 		require.Equal(t, http.StatusOK, status)

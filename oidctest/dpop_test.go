@@ -106,7 +106,7 @@ func tokenWithProof(t *testing.T, p *oidctest.Provider, params url.Values, heade
 func TestDPoPBindsTokens(t *testing.T) {
 	for _, alg := range []string{"ES256", "EdDSA", "PS256", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
-			p := oidctest.NewProvider(t, oidctest.Options{DPoP: true})
+			p := newProvider(t, oidctest.Options{DPoP: true})
 			k := dpopKeys[alg]
 			r := tokenWithProof(t, p, codeParams(p, dpopVerifier), dpopHeader(proof(t, k, "POST", p.URL()+oidctest.PathToken, "", "")))
 			require.Equal(t, http.StatusOK, r.status, r.body)
@@ -119,19 +119,19 @@ func TestDPoPBindsTokens(t *testing.T) {
 		})
 	}
 	t.Run("no proof gives a Bearer token", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{DPoP: true})
+		p := newProvider(t, oidctest.Options{DPoP: true})
 		r := tokenWithProof(t, p, codeParams(p, dpopVerifier), nil)
 		require.Equal(t, http.StatusOK, r.status, r.body)
 		assert.Equal(t, "Bearer", r.body["token_type"])
 	})
 	t.Run("RequireDPoP refuses a request without a proof", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{RequireDPoP: true})
+		p := newProvider(t, oidctest.Options{RequireDPoP: true})
 		r := tokenWithProof(t, p, codeParams(p, dpopVerifier), nil)
 		assert.Equal(t, http.StatusBadRequest, r.status)
 		assert.Equal(t, "invalid_dpop_proof", r.errorCode())
 	})
 	t.Run("without DPoP the header is ignored", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		r := tokenWithProof(t, p, codeParams(p, dpopVerifier), dpopHeader("not a proof"))
 		require.Equal(t, http.StatusOK, r.status, r.body)
 		assert.Equal(t, "Bearer", r.body["token_type"])
@@ -147,7 +147,7 @@ func TestDPoPBindsTokens(t *testing.T) {
 			{oidctest.Options{DPoP: true}, []any{"ES256", "EdDSA", "PS256", "RS256"}},
 			{oidctest.Options{DPoPSigningAlgs: []string{"ES256"}}, []any{"ES256"}},
 		} {
-			p := oidctest.NewProvider(t, tt.opts)
+			p := newProvider(t, tt.opts)
 			var doc map[string]any
 			getJSON(t, p.URL()+oidctest.PathDiscovery, &doc)
 			assert.Equal(t, tt.want, doc["dpop_signing_alg_values_supported"])
@@ -160,7 +160,7 @@ func TestDPoPBindsTokens(t *testing.T) {
 // pass.
 func TestDPoPProofValidation(t *testing.T) {
 	clk := &parClock{now: time.Now()}
-	p := oidctest.NewProvider(t, oidctest.Options{DPoPSigningAlgs: []string{"ES256", "EdDSA", "PS256", "RS256"}, Now: clk.Now})
+	p := newProvider(t, oidctest.Options{DPoPSigningAlgs: []string{"ES256", "EdDSA", "PS256", "RS256"}, Now: clk.Now})
 	es := keyAt(dpopKeys["ES256"], clk.Now)
 	tokenURL := p.URL() + oidctest.PathToken
 	mutated := func(mutate func(h, c map[string]any)) func(t *testing.T) []string {
@@ -259,7 +259,7 @@ func TestDPoPProofValidation(t *testing.T) {
 
 func TestDPoPProofWindowOption(t *testing.T) {
 	clk := &parClock{now: time.Now()}
-	p := oidctest.NewProvider(t, oidctest.Options{DPoP: true, DPoPProofWindow: 5 * time.Minute, Now: clk.Now})
+	p := newProvider(t, oidctest.Options{DPoP: true, DPoPProofWindow: 5 * time.Minute, Now: clk.Now})
 	k := keyAt(dpopKeys["ES256"], func() time.Time { return clk.Now().Add(-4 * time.Minute) })
 	r := tokenWithProof(t, p, codeParams(p, dpopVerifier), dpopHeader(proof(t, k, "POST", p.URL()+oidctest.PathToken, "", "")))
 	assert.Equal(t, http.StatusOK, r.status, r.body)

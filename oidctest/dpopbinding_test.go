@@ -43,7 +43,7 @@ func TestDPoPRefreshBinding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, oidctest.Options{DPoP: true, DPoPUnboundRefreshTokens: tt.unbound})
+			p := newProvider(t, oidctest.Options{DPoP: true, DPoPUnboundRefreshTokens: tt.unbound})
 			r := tokenWithProof(t, p, codeParams(p, dpopVerifier), dpopHeader(proof(t, a, "POST", p.URL()+oidctest.PathToken, "", "")))
 			require.Equal(t, http.StatusOK, r.status, r.body)
 			rt := r.body["refresh_token"].(string)
@@ -88,7 +88,7 @@ func TestDPoPCodeBinding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("authorize/"+tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, oidctest.Options{DPoP: true})
+			p := newProvider(t, oidctest.Options{DPoP: true})
 			var h http.Header
 			if tt.key != nil {
 				h = dpopHeader(proof(t, tt.key, "POST", p.URL()+oidctest.PathToken, "", ""))
@@ -103,7 +103,7 @@ func TestDPoPCodeBinding(t *testing.T) {
 		})
 	}
 	t.Run("malformed dpop_jkt", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{DPoP: true})
+		p := newProvider(t, oidctest.Options{DPoP: true})
 		resp, _ := authorize(t, noRedirect(nil), p, withJKT(p, "short"))
 		got := redirectParams(t, resp, false)
 		assert.Equal(t, "invalid_request", got.Get("error"))
@@ -126,7 +126,7 @@ func TestDPoPCodeBinding(t *testing.T) {
 	}
 	for _, tt := range parTests {
 		t.Run("PAR/"+tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, oidctest.Options{DPoP: true})
+			p := newProvider(t, oidctest.Options{DPoP: true})
 			form := codeParams(p, dpopVerifier)
 			if tt.dpopJKT != "" {
 				form.Set("dpop_jkt", tt.dpopJKT)
@@ -152,7 +152,7 @@ func TestDPoPCodeBinding(t *testing.T) {
 		})
 	}
 	t.Run("PAR/invalid proof", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{DPoP: true})
+		p := newProvider(t, oidctest.Options{DPoP: true})
 		r := send(t, p, http.MethodPost, p.URL()+oidctest.PathPAR, codeParams(p, dpopVerifier),
 			dpopHeader(proof(t, a, "POST", p.URL()+oidctest.PathToken, "", "")), true)
 		assert.Equal(t, http.StatusBadRequest, r.status)
@@ -164,7 +164,7 @@ func TestDPoPCodeBinding(t *testing.T) {
 func TestDPoPNonce(t *testing.T) {
 	a := dpopKeys["ES256"]
 	t.Run("token endpoint", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{DPoPNonce: true})
+		p := newProvider(t, oidctest.Options{DPoPNonce: true})
 		tokenURL := p.URL() + oidctest.PathToken
 		code := getCode(t, p, codeParams(p, dpopVerifier))
 		form := codeForm(code, dpopVerifier)
@@ -195,7 +195,7 @@ func TestDPoPNonce(t *testing.T) {
 		assert.Equal(t, http.StatusOK, r.status, r.body)
 	})
 	t.Run("PAR", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{DPoPNonce: true})
+		p := newProvider(t, oidctest.Options{DPoPNonce: true})
 		parURL := p.URL() + oidctest.PathPAR
 		r := send(t, p, http.MethodPost, parURL, codeParams(p, dpopVerifier), dpopHeader(proof(t, a, "POST", parURL, "", "")), true)
 		assert.Equal(t, "use_dpop_nonce", r.errorCode())
@@ -203,7 +203,7 @@ func TestDPoPNonce(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, r.status, r.body)
 	})
 	t.Run("userinfo", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{ResourceDPoPNonce: true})
+		p := newProvider(t, oidctest.Options{ResourceDPoPNonce: true})
 		tok := tokenWithProof(t, p, codeParams(p, dpopVerifier), dpopHeader(proof(t, a, "POST", p.URL()+oidctest.PathToken, "", "")))
 		require.Equal(t, http.StatusOK, tok.status, "the token endpoint needs no nonce: %v", tok.body)
 		at := tok.body["access_token"].(string)
@@ -225,7 +225,7 @@ func TestDPoPNonce(t *testing.T) {
 }
 
 func TestDPoPTokenExchange(t *testing.T) {
-	p := oidctest.NewProvider(t, oidctest.Options{DPoP: true})
+	p := newProvider(t, oidctest.Options{DPoP: true})
 	k := dpopKeys["EdDSA"]
 	first := tokenWithProof(t, p, codeParams(p, dpopVerifier), nil)
 	require.Equal(t, http.StatusOK, first.status, first.body)

@@ -74,7 +74,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 	const v = "verifier-0123456789-0123456789-0123456789-abc"
 
 	t.Run("push, then authorize with request_uri", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		var doc map[string]any
 		getJSON(t, p.URL()+oidctest.PathDiscovery, &doc)
 		assert.Equal(t, p.URL()+"/par", doc["pushed_authorization_request_endpoint"])
@@ -106,7 +106,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 	})
 	t.Run("request_uri expires after 60 seconds", func(t *testing.T) {
 		clk := &parClock{now: time.Now()}
-		p := oidctest.NewProvider(t, oidctest.Options{Now: clk.Now})
+		p := newProvider(t, oidctest.Options{Now: clk.Now})
 		_, out := parPush(t, p, codeParams(p, v), true)
 		clk.Advance(61 * time.Second)
 		resp, body := authorize(t, noRedirect(nil), p, url.Values{"client_id": {p.ClientID()}, "request_uri": {out["request_uri"].(string)}})
@@ -114,7 +114,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 		assert.Contains(t, body, "invalid_request_uri")
 	})
 	t.Run("request_uri is bound to the client", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		_, out := parPush(t, p, codeParams(p, v), true)
 		resp, body := authorize(t, noRedirect(nil), p, url.Values{"client_id": {"other"}, "request_uri": {out["request_uri"].(string)}})
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
@@ -139,7 +139,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 	}
 	for _, tt := range errs {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, tt.opts)
+			p := newProvider(t, tt.opts)
 			form := codeParams(p, v)
 			if tt.form != nil {
 				tt.form(form)
@@ -153,7 +153,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 	}
 
 	t.Run("DisablePAR", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{DisablePAR: true})
+		p := newProvider(t, oidctest.Options{DisablePAR: true})
 		var doc map[string]any
 		getJSON(t, p.URL()+oidctest.PathDiscovery, &doc)
 		assert.NotContains(t, doc, "pushed_authorization_request_endpoint")
@@ -161,7 +161,7 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, status)
 	})
 	t.Run("RequirePAR refuses plain requests", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{RequirePAR: true})
+		p := newProvider(t, oidctest.Options{RequirePAR: true})
 		var doc map[string]any
 		getJSON(t, p.URL()+oidctest.PathDiscovery, &doc)
 		assert.Equal(t, true, doc["require_pushed_authorization_requests"])
@@ -180,7 +180,7 @@ func TestRequestObjects(t *testing.T) {
 	opts := oidctest.Options{ClientPublicKey: rsaKey.Public()}
 
 	t.Run("a signed request object alone is a complete request", func(t *testing.T) {
-		p := oidctest.NewProvider(t, opts)
+		p := newProvider(t, opts)
 		ro := parRequestObject(t, p, "RS256", rsaKey, codeParams(p, v), nil)
 		resp, _ := authorize(t, noRedirect(nil), p, url.Values{"client_id": {p.ClientID()}, "request": {ro}})
 		got := redirectParams(t, resp, false)
@@ -188,19 +188,19 @@ func TestRequestObjects(t *testing.T) {
 		assert.Equal(t, "st-1", got.Get("state"))
 	})
 	t.Run("HS256 with the client secret", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		ro := parRequestObject(t, p, "HS256", p.ClientSecret(), codeParams(p, v), nil)
 		resp, _ := authorize(t, noRedirect(nil), p, url.Values{"client_id": {p.ClientID()}, "request": {ro}})
 		assert.NotEmpty(t, redirectParams(t, resp, false).Get("code"))
 	})
 	t.Run("parameters outside the object are ignored", func(t *testing.T) {
-		p := oidctest.NewProvider(t, opts)
+		p := newProvider(t, opts)
 		ro := parRequestObject(t, p, "RS256", rsaKey, codeParams(p, v), nil)
 		resp, _ := authorize(t, noRedirect(nil), p, url.Values{"client_id": {p.ClientID()}, "request": {ro}, "state": {"outer"}})
 		assert.Equal(t, "st-1", redirectParams(t, resp, false).Get("state"))
 	})
 	t.Run("pushed request object", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{ClientPublicKey: rsaKey.Public(), RequireSignedRequestObject: true})
+		p := newProvider(t, oidctest.Options{ClientPublicKey: rsaKey.Public(), RequireSignedRequestObject: true})
 		ro := parRequestObject(t, p, "RS256", rsaKey, codeParams(p, v), nil)
 		status, out := parPush(t, p, url.Values{"client_id": {p.ClientID()}, "request": {ro}}, true)
 		require.Equal(t, http.StatusCreated, status, out)
@@ -229,7 +229,7 @@ func TestRequestObjects(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, opts)
+			p := newProvider(t, opts)
 			q := url.Values{"client_id": {p.ClientID()}, "request": {parRequestObject(t, p, tt.alg, tt.key, codeParams(p, v), tt.mutate)}}
 			if tt.query != nil {
 				tt.query(q)
@@ -241,7 +241,7 @@ func TestRequestObjects(t *testing.T) {
 		})
 	}
 	t.Run("RequireSignedRequestObject refuses plain requests", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{ClientPublicKey: rsaKey.Public(), RequireSignedRequestObject: true})
+		p := newProvider(t, oidctest.Options{ClientPublicKey: rsaKey.Public(), RequireSignedRequestObject: true})
 		resp, body := authorize(t, noRedirect(nil), p, codeParams(p, v))
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Contains(t, body, "signed request object is required")

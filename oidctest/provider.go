@@ -106,6 +106,15 @@ type Options struct {
 	// with FAPI2), "PS256", "ES256", "EdDSA" (Ed25519) or "HS256". HS256
 	// MACs with ClientSecret, and then the JWKS is empty.
 	Alg string
+	// SigningKey, if set, is the provider's first signing key instead of a
+	// newly generated one: an *rsa.PrivateKey of at least 2048 bits for
+	// RS256 and PS256, an *ecdsa.PrivateKey on P-256 for ES256, or an
+	// ed25519.PrivateKey for EdDSA; it must be nil with HS256. Each
+	// provider still gets its own kid, and [Provider.RotateKeys] and a
+	// change of Alg always generate new keys. Generating a 2048-bit RSA key
+	// takes about a tenth of a second, so a test suite that starts many
+	// providers runs much faster when they share one key.
+	SigningKey crypto.Signer
 	// IDTokenLifetime sets exp of ID tokens. Default 1h.
 	IDTokenLifetime time.Duration
 	// AccessTokenLifetime is the access-token lifetime and the expires_in of
@@ -364,7 +373,7 @@ func NewServer(addr string, opts Options) (*Provider, error) {
 	if err := normalize(&opts, nil); err != nil {
 		return nil, err
 	}
-	key, err := newSigningKey(opts.Alg)
+	key, err := initialSigningKey(opts.Alg, opts.SigningKey)
 	if err != nil {
 		return nil, err
 	}
@@ -471,6 +480,27 @@ func normalize(o *Options, prev *Options) error {
 		o.EndSession = !o.DisableEndSession
 	}
 	return errors.Join(normalizeDPoP(o), normalizeResources(o), normalizeAccessTokens(o), normalizeFAPI2(o))
+}
+
+// initialSigningKey returns the first key of a provider: priv (checked
+// against alg) or, when priv is nil, a new key.
+func initialSigningKey(alg string, priv crypto.Signer) (*signingKey, error) {
+	if priv == nil {
+		return newSigningKey(alg)
+	}
+	ok := false
+	switch k := priv.(type) {
+	case *rsa.PrivateKey:
+		ok = (alg == "RS256" || alg == "PS256") && k.N.BitLen() >= 2048
+	case *ecdsa.PrivateKey:
+		ok = alg == "ES256" && k.Curve == elliptic.P256()
+	case ed25519.PrivateKey:
+		ok = alg == "EdDSA"
+	}
+	if !ok {
+		return nil, fmt.Errorf("oidctest: Options.SigningKey %T does not fit Alg %q", priv, alg)
+	}
+	return &signingKey{kid: randomString()[:16], alg: alg, priv: priv}, nil
 }
 
 func newSigningKey(alg string) (*signingKey, error) {

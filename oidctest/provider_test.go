@@ -192,7 +192,7 @@ func TestDiscovery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, tt.opts)
+			p := newProvider(t, tt.opts)
 			var doc map[string]any
 			getJSON(t, p.URL()+oidctest.PathDiscovery, &doc)
 			tt.check(t, p, doc)
@@ -201,12 +201,12 @@ func TestDiscovery(t *testing.T) {
 	}
 
 	t.Run("go-oidc accepts the issuer", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		_, err := oidc.NewProvider(context.Background(), p.Issuer())
 		require.NoError(t, err)
 	})
 	t.Run("EndSession toggled at runtime", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{DisableEndSession: true})
+		p := newProvider(t, oidctest.Options{DisableEndSession: true})
 		p.SetOptions(func(o *oidctest.Options) { o.DisableEndSession = false })
 		var doc map[string]any
 		getJSON(t, p.URL()+oidctest.PathDiscovery, &doc)
@@ -221,7 +221,7 @@ func TestDiscovery(t *testing.T) {
 func TestJWKSAndRotateKeys(t *testing.T) {
 	for _, alg := range []string{"RS256", "ES256"} {
 		t.Run(alg, func(t *testing.T) {
-			p := oidctest.NewProvider(t, oidctest.Options{Alg: alg})
+			p := newProvider(t, oidctest.Options{Alg: alg})
 			var set jose.JSONWebKeySet
 			getJSON(t, p.URL()+oidctest.PathJWKS, &set)
 			require.Len(t, set.Keys, 1)
@@ -251,7 +251,7 @@ func TestJWKSAndRotateKeys(t *testing.T) {
 		})
 	}
 	t.Run("HS256 has no keys", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{Alg: "HS256"})
+		p := newProvider(t, oidctest.Options{Alg: "HS256"})
 		assert.GreaterOrEqual(t, len(p.ClientSecret()), 32, "go-jose needs HS256 keys of at least 32 bytes")
 		var set jose.JSONWebKeySet
 		getJSON(t, p.URL()+oidctest.PathJWKS, &set)
@@ -263,7 +263,7 @@ func TestJWKSAndRotateKeys(t *testing.T) {
 		require.NoError(t, err)
 	})
 	t.Run("MutateJWKS", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{MutateJWKS: func(jwks map[string]any) {
+		p := newProvider(t, oidctest.Options{MutateJWKS: func(jwks map[string]any) {
 			for _, k := range jwks["keys"].([]any) {
 				delete(k.(map[string]any), "kid")
 			}
@@ -278,7 +278,7 @@ func TestJWKSAndRotateKeys(t *testing.T) {
 func TestCodeFlowEndToEnd(t *testing.T) {
 	for _, alg := range []string{"RS256", "ES256"} {
 		t.Run(alg, func(t *testing.T) {
-			p := oidctest.NewProvider(t, oidctest.Options{
+			p := newProvider(t, oidctest.Options{
 				Alg:          alg,
 				RedirectURIs: []string{redirectURI},
 				Claims:       map[string]any{"email": "user@example.com", "name": "User One"},
@@ -399,7 +399,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, tt.opts)
+			p := newProvider(t, tt.opts)
 			code := getCode(t, p, codeParams(p, v))
 			status, body := postToken(t, p, tt.form(code), tt.basic)
 			assert.Equal(t, tt.wantStatus, status, body)
@@ -413,7 +413,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 
 	t.Run("code replay", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		code := getCode(t, p, codeParams(p, v))
 		status, first := postToken(t, p, codeForm(code, v), true)
 		require.Equal(t, 200, status)
@@ -425,7 +425,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		assert.Equal(t, 2, p.Calls("token"))
 	})
 	t.Run("failed attempt consumes the code", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		code := getCode(t, p, codeParams(p, v))
 		status, _ := postToken(t, p, codeForm(code, "wrong-verifier-0123456789-0123456789-0123456789"), true)
 		require.Equal(t, 400, status)
@@ -435,7 +435,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 	})
 	t.Run("expired code", func(t *testing.T) {
 		now := time.Now()
-		p := oidctest.NewProvider(t, oidctest.Options{Now: func() time.Time { return now }})
+		p := newProvider(t, oidctest.Options{Now: func() time.Time { return now }})
 		code := getCode(t, p, codeParams(p, v))
 		p.SetOptions(func(o *oidctest.Options) { o.Now = func() time.Time { return now.Add(61 * time.Second) } })
 		status, body := postToken(t, p, codeForm(code, v), true)
@@ -443,7 +443,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		assert.Equal(t, "invalid_grant", body["error"])
 	})
 	t.Run("verifier without challenge", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		params := codeParams(p, v)
 		params.Del("code_challenge")
 		params.Del("code_challenge_method")
@@ -453,7 +453,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		assert.Equal(t, "invalid_grant", body["error"])
 	})
 	t.Run("MutateTokenResponse", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{MutateTokenResponse: func(resp map[string]any) {
+		p := newProvider(t, oidctest.Options{MutateTokenResponse: func(resp map[string]any) {
 			delete(resp, "id_token")
 			resp["token_type"] = "weird"
 		}})
@@ -467,7 +467,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 
 func TestBasicAuthEncoding(t *testing.T) {
 	const id, secret = "my client", "p@ss:w%rd+/é"
-	p := oidctest.NewProvider(t, oidctest.Options{ClientID: id, ClientSecret: secret})
+	p := newProvider(t, oidctest.Options{ClientID: id, ClientSecret: secret})
 	v := oauth2.GenerateVerifier()
 	cfg := oauth2.Config{
 		ClientID:     id,
@@ -511,7 +511,7 @@ func formFields(body string) url.Values {
 }
 
 func TestFormPost(t *testing.T) {
-	p := oidctest.NewProvider(t, oidctest.Options{AuthorizationResponseIssParameter: true})
+	p := newProvider(t, oidctest.Options{AuthorizationResponseIssParameter: true})
 	const v = "verifier-0123456789-0123456789-0123456789-abc"
 	params := codeParams(p, v)
 	evil := `"><script>alert(1)</script>&x='y'`
@@ -541,7 +541,7 @@ func TestFormPost(t *testing.T) {
 }
 
 func TestImplicitFlow(t *testing.T) {
-	p := oidctest.NewProvider(t, oidctest.Options{Claims: map[string]any{"email": "x@example.com"}})
+	p := newProvider(t, oidctest.Options{Claims: map[string]any{"email": "x@example.com"}})
 	params := url.Values{
 		"client_id":     {p.ClientID()},
 		"redirect_uri":  {redirectURI},
@@ -576,7 +576,7 @@ func TestImplicitFlow(t *testing.T) {
 }
 
 func TestHybridFlow(t *testing.T) {
-	p := oidctest.NewProvider(t, oidctest.Options{})
+	p := newProvider(t, oidctest.Options{})
 	const v = "verifier-0123456789-0123456789-0123456789-abc"
 	params := codeParams(p, v)
 	params.Set("response_type", "code id_token")
@@ -622,7 +622,7 @@ func TestRefreshRotation(t *testing.T) {
 	}
 
 	t.Run("rotation", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		first := login(t, p)
 		rt1 := first["refresh_token"].(string)
 		status, second := refresh(t, p, rt1)
@@ -646,7 +646,7 @@ func TestRefreshRotation(t *testing.T) {
 		assert.Equal(t, 200, status)
 	})
 	t.Run("reuse detection revokes the family", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{RefreshTokenReuseDetection: true})
+		p := newProvider(t, oidctest.Options{RefreshTokenReuseDetection: true})
 		rt1 := login(t, p)["refresh_token"].(string)
 		_, second := refresh(t, p, rt1)
 		status, _ := refresh(t, p, rt1)
@@ -656,7 +656,7 @@ func TestRefreshRotation(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, userinfoStatus(t, p, second["access_token"].(string)))
 	})
 	t.Run("rotation disabled", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{DisableRefreshTokenRotation: true})
+		p := newProvider(t, oidctest.Options{DisableRefreshTokenRotation: true})
 		rt := login(t, p)["refresh_token"].(string)
 		for range 2 {
 			status, body := refresh(t, p, rt)
@@ -665,14 +665,14 @@ func TestRefreshRotation(t *testing.T) {
 		}
 	})
 	t.Run("scope narrowing", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		rt := login(t, p)["refresh_token"].(string)
 		status, body := postToken(t, p, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {"openid admin"}}, true)
 		assert.Equal(t, 400, status)
 		assert.Equal(t, "invalid_scope", body["error"])
 	})
 	t.Run("RevokeAll", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		rt := login(t, p)["refresh_token"].(string)
 		p.RevokeAll()
 		status, body := refresh(t, p, rt)
@@ -694,7 +694,7 @@ func userinfoStatus(t *testing.T, p *oidctest.Provider, at string) int {
 func TestUserinfo(t *testing.T) {
 	const v = "verifier-0123456789-0123456789-0123456789-abc"
 	now := time.Now()
-	p := oidctest.NewProvider(t, oidctest.Options{
+	p := newProvider(t, oidctest.Options{
 		Claims: map[string]any{"email": "u@example.com"},
 		Now:    func() time.Time { return now },
 	})
@@ -780,7 +780,7 @@ func TestEndSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, tt.opts)
+			p := newProvider(t, tt.opts)
 			resp, err := noRedirect(nil).Get(p.URL() + oidctest.PathEndSession + "?" + tt.params(p).Encode())
 			require.NoError(t, err)
 			body, _ := io.ReadAll(resp.Body)
@@ -798,7 +798,7 @@ func TestEndSession(t *testing.T) {
 	}
 
 	t.Run("ends the OP session", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{RequireSessionForPromptNone: true})
+		p := newProvider(t, oidctest.Options{RequireSessionForPromptNone: true})
 		jar, _ := cookiejar.New(nil)
 		c := noRedirect(jar)
 		const v = "verifier-0123456789-0123456789-0123456789-abc"
@@ -816,7 +816,7 @@ func TestEndSession(t *testing.T) {
 		assert.Equal(t, "login_required", redirectParams(t, resp, false).Get("error"))
 	})
 	t.Run("hint signed before RotateKeys", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		hint := p.IDToken("user-1", "", nil)
 		p.RotateKeys()
 		resp, err := noRedirect(nil).Get(p.URL() + oidctest.PathEndSession + "?id_token_hint=" + hint)
@@ -827,7 +827,7 @@ func TestEndSession(t *testing.T) {
 }
 
 func TestSetDown(t *testing.T) {
-	p := oidctest.NewProvider(t, oidctest.Options{})
+	p := newProvider(t, oidctest.Options{})
 	p.SetDown(true)
 	paths := map[string]string{
 		"discovery":   oidctest.PathDiscovery,
@@ -854,7 +854,7 @@ func TestSetDown(t *testing.T) {
 }
 
 func TestInteractiveLogin(t *testing.T) {
-	p := oidctest.NewProvider(t, oidctest.Options{Interactive: true, Claims: map[string]any{"email_verified": true}})
+	p := newProvider(t, oidctest.Options{Interactive: true, Claims: map[string]any{"email_verified": true}})
 	jar, _ := cookiejar.New(nil)
 	c := noRedirect(jar)
 	const v = "verifier-0123456789-0123456789-0123456789-abc"
@@ -946,7 +946,7 @@ func TestAuthorizeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, tt.opts)
+			p := newProvider(t, tt.opts)
 			q := codeParams(p, v)
 			if tt.mutate != nil {
 				tt.mutate(q)
@@ -966,7 +966,7 @@ func TestAuthorizeErrors(t *testing.T) {
 	}
 
 	t.Run("iss in error responses", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{AuthorizationResponseIssParameter: true})
+		p := newProvider(t, oidctest.Options{AuthorizationResponseIssParameter: true})
 		q := codeParams(p, v)
 		q.Set("scope", "email")
 		resp, _ := authorize(t, noRedirect(nil), p, q)
@@ -976,7 +976,7 @@ func TestAuthorizeErrors(t *testing.T) {
 		assert.Equal(t, "st-1", got.Get("state"))
 	})
 	t.Run("redirect_uri query is kept", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		q := codeParams(p, v)
 		q.Set("redirect_uri", redirectURI+"?tenant=a")
 		resp, _ := authorize(t, noRedirect(nil), p, q)
@@ -990,13 +990,13 @@ func TestAuthorizeErrors(t *testing.T) {
 func TestPromptNoneAndMaxAge(t *testing.T) {
 	const v = "verifier-0123456789-0123456789-0123456789-abc"
 	t.Run("auto-login answers prompt=none", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		q := codeParams(p, v)
 		q.Set("prompt", "none")
 		assert.NotEmpty(t, getCode(t, p, q))
 	})
 	t.Run("RequireSessionForPromptNone", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{RequireSessionForPromptNone: true})
+		p := newProvider(t, oidctest.Options{RequireSessionForPromptNone: true})
 		q := codeParams(p, v)
 		q.Set("prompt", "none")
 		resp, _ := authorize(t, noRedirect(nil), p, q)
@@ -1004,7 +1004,7 @@ func TestPromptNoneAndMaxAge(t *testing.T) {
 	})
 	t.Run("max_age gives auth_time", func(t *testing.T) {
 		now := time.Unix(1_700_000_000, 0)
-		p := oidctest.NewProvider(t, oidctest.Options{Now: func() time.Time { return now }})
+		p := newProvider(t, oidctest.Options{Now: func() time.Time { return now }})
 		q := codeParams(p, v)
 		q.Set("max_age", "0")
 		code := getCode(t, p, q)
@@ -1020,7 +1020,7 @@ func TestPromptNoneAndMaxAge(t *testing.T) {
 	})
 	t.Run("session too old for max_age", func(t *testing.T) {
 		now := time.Now()
-		p := oidctest.NewProvider(t, oidctest.Options{Now: func() time.Time { return now }})
+		p := newProvider(t, oidctest.Options{Now: func() time.Time { return now }})
 		jar, _ := cookiejar.New(nil)
 		c := noRedirect(jar)
 		q := codeParams(p, v)
@@ -1051,7 +1051,7 @@ func TestMutateIDToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := oidctest.NewProvider(t, oidctest.Options{MutateIDToken: tt.mutate})
+			p := newProvider(t, oidctest.Options{MutateIDToken: tt.mutate})
 			code := getCode(t, p, codeParams(p, v))
 			status, tok := postToken(t, p, codeForm(code, v), true)
 			require.Equal(t, 200, status)
@@ -1066,7 +1066,7 @@ func TestMutateIDToken(t *testing.T) {
 		})
 	}
 	t.Run("none has empty signature", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{MutateIDToken: func(h, c map[string]any) { h["alg"] = "none" }})
+		p := newProvider(t, oidctest.Options{MutateIDToken: func(h, c map[string]any) { h["alg"] = "none" }})
 		q := codeParams(p, v)
 		q.Set("response_type", "id_token")
 		resp, _ := authorize(t, noRedirect(nil), p, q)
@@ -1077,7 +1077,7 @@ func TestMutateIDToken(t *testing.T) {
 
 func TestTokenExchange(t *testing.T) {
 	const v = "verifier-0123456789-0123456789-0123456789-abc"
-	p := oidctest.NewProvider(t, oidctest.Options{})
+	p := newProvider(t, oidctest.Options{})
 	code := getCode(t, p, codeParams(p, v))
 	_, tok := postToken(t, p, codeForm(code, v), true)
 	form := url.Values{
@@ -1101,7 +1101,7 @@ func TestTokenExchange(t *testing.T) {
 
 func TestRevoke(t *testing.T) {
 	const v = "verifier-0123456789-0123456789-0123456789-abc"
-	p := oidctest.NewProvider(t, oidctest.Options{})
+	p := newProvider(t, oidctest.Options{})
 	code := getCode(t, p, codeParams(p, v))
 	_, tok := postToken(t, p, codeForm(code, v), true)
 	req, _ := http.NewRequest(http.MethodPost, p.URL()+oidctest.PathRevoke,
@@ -1117,7 +1117,7 @@ func TestRevoke(t *testing.T) {
 }
 
 func TestHelpers(t *testing.T) {
-	p := oidctest.NewProvider(t, oidctest.Options{Claims: map[string]any{"email": "e@example.com"}})
+	p := newProvider(t, oidctest.Options{Claims: map[string]any{"email": "e@example.com"}})
 	idt, err := verifier(t, p).Verify(context.Background(), p.IDToken("bob", "n1", map[string]any{"email": nil, "x": "y"}))
 	require.NoError(t, err)
 	c := claimsOf(t, idt)
@@ -1176,7 +1176,7 @@ func TestServerOptions(t *testing.T) {
 		assert.Error(t, err)
 	})
 	t.Run("Intercept", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{Intercept: func(ep string, w http.ResponseWriter, r *http.Request) bool {
+		p := newProvider(t, oidctest.Options{Intercept: func(ep string, w http.ResponseWriter, r *http.Request) bool {
 			if ep != oidctest.EndpointUserinfo {
 				return false
 			}
@@ -1188,14 +1188,14 @@ func TestServerOptions(t *testing.T) {
 		assert.Equal(t, 1, p.Calls("userinfo"))
 	})
 	t.Run("Latency", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{Latency: 100 * time.Millisecond})
+		p := newProvider(t, oidctest.Options{Latency: 100 * time.Millisecond})
 		start := time.Now()
 		var doc map[string]any
 		getJSON(t, p.URL()+oidctest.PathDiscovery, &doc)
 		assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
 	})
 	t.Run("SetOptions changes Alg", func(t *testing.T) {
-		p := oidctest.NewProvider(t, oidctest.Options{})
+		p := newProvider(t, oidctest.Options{})
 		old := p.KeyID()
 		p.SetOptions(func(o *oidctest.Options) { o.Alg = "ES256" })
 		assert.NotEqual(t, old, p.KeyID())
@@ -1205,7 +1205,7 @@ func TestServerOptions(t *testing.T) {
 }
 
 func TestConcurrentFlows(t *testing.T) {
-	p := oidctest.NewProvider(t, oidctest.Options{})
+	p := newProvider(t, oidctest.Options{})
 	const n = 20
 	var wg sync.WaitGroup
 	for i := range n {

@@ -3,13 +3,10 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +27,7 @@ import (
 // with Redis stopped, protected requests get 503 (nobody is logged out),
 // and after a restart the same cookies work again.
 func TestMultiInstance(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	op := oidctest.NewProvider(t, oidctest.Options{Subject: "multi-user"})
 	rdb := newClient(t, srv.Addr())
@@ -95,10 +93,12 @@ func TestMultiInstance(t *testing.T) {
 	resp.Body.Close()
 	resp, err = client.Get(resp.Header.Get("Location"))
 	require.NoError(t, err)
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	action, form := formPost(t, string(page))
-	resp, err = client.PostForm(action, form)
+	ar, err := oidctest.ReadAuthorizationResponse(resp)
+	require.NoError(t, err)
+	require.Equal(t, http.MethodPost, ar.Method, "form_post")
+	req, err = ar.Request()
+	require.NoError(t, err)
+	resp, err = client.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -157,20 +157,4 @@ func TestMultiInstance(t *testing.T) {
 		status, _ = get(inst, "/", "application/json")
 		assert.Equal(t, http.StatusUnauthorized, status)
 	}
-}
-
-var (
-	formActionRE = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
-	formInputRE  = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
-)
-
-func formPost(t *testing.T, body string) (string, url.Values) {
-	t.Helper()
-	m := formActionRE.FindStringSubmatch(body)
-	require.NotNil(t, m, "no form_post page: %q", body)
-	vals := url.Values{}
-	for _, in := range formInputRE.FindAllStringSubmatch(body, -1) {
-		vals.Add(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
-	}
-	return html.UnescapeString(m[1]), vals
 }

@@ -3,7 +3,8 @@ package redisstore_test
 // Tests against a real redis-server that each test starts on 127.0.0.1 at a
 // free port (internal/redistest). Without redis-server they are skipped,
 // except under CI=true, where they fail. Subtest names carry the security
-// catalog ids they cover (shared/reference/security.md §8.10).
+// catalog ids they cover (the ST table of docs/security.md, "Server-side
+// store").
 
 import (
 	"context"
@@ -43,6 +44,7 @@ func sessionEntry(now, exp time.Time) []byte {
 var marker = []byte(`{"cookie":{"expires":1700003600000,"maxAge":86400000}}`)
 
 func TestStore(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	rdb := newClient(t, srv.Addr())
 	ctx := context.Background()
@@ -219,6 +221,7 @@ func TestStore(t *testing.T) {
 }
 
 func TestNewNilClient(t *testing.T) {
+	t.Parallel()
 	assert.PanicsWithValue(t, "redisstore: New: nil client", func() { redisstore.New(nil, redisstore.Options{}) })
 }
 
@@ -287,6 +290,7 @@ func storeCalls() []storeCall {
 // but never answers: every call must fail within the timeout rather than
 // hang, whether or not the client applies context deadlines itself.
 func TestStoreTimeout(t *testing.T) {
+	t.Parallel()
 	const timeout = 200 * time.Millisecond
 	addr := blackhole(t)
 
@@ -296,6 +300,7 @@ func TestStoreTimeout(t *testing.T) {
 		s := redisstore.New(rdb, redisstore.Options{Timeout: timeout})
 		for _, c := range storeCalls() {
 			t.Run(c.name+"/ContextTimeoutEnabled="+strconv.FormatBool(ctxTimeouts), func(t *testing.T) {
+				t.Parallel()
 				start := time.Now()
 				err := c.call(context.Background(), s)
 				elapsed := time.Since(start)
@@ -307,6 +312,7 @@ func TestStoreTimeout(t *testing.T) {
 	}
 
 	t.Run("a shorter caller deadline wins", func(t *testing.T) {
+		t.Parallel()
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { _ = rdb.Close() })
 		s := redisstore.New(rdb, redisstore.Options{Timeout: time.Minute})
@@ -319,6 +325,7 @@ func TestStoreTimeout(t *testing.T) {
 	})
 
 	t.Run("default timeout is 2s", func(t *testing.T) {
+		t.Parallel()
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { _ = rdb.Close() })
 		s := redisstore.New(rdb, redisstore.Options{})
@@ -335,6 +342,7 @@ func TestStoreTimeout(t *testing.T) {
 // down or hung every call fails (Get never reports "no session"), and once
 // Redis is back the same client and Store work again.
 func TestStoreRedisFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		// fail breaks the server; heal repairs it.
@@ -398,6 +406,7 @@ func testRedisFailure(t *testing.T, fail, heal func(*redistest.Server), kept, ct
 // TestStoreCluster runs the store on a three-node Redis Cluster through
 // redis.NewClusterClient, with ids that hash to every node.
 func TestStoreCluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
 	}

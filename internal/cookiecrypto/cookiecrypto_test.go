@@ -23,10 +23,10 @@ const (
 	testSecret  = "__test_secret__"
 	testSecret2 = "0123456789abcdef0123456789abcdef"
 
-	// reference §3.2
+	// express-openid-connect's cookie vector (catalog SESS-12)
 	vectorJWE = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiaWF0IjoxNzAwMDAwMDAwLCJ1YXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDA4NjQwMH0..AAECAwQFBgcICQoL.EaIvxDfrG0-187jApFps260K0bauWiBFRVMS3g5stOQ.TBsL0nK9kTRT31IdzQFHNw"
 	vectorPT  = `{"id_token":"x.y.z","sid":"abc"}`
-	// security.md §5.1
+	// the second SESS-12 vector (docs/security.md)
 	vector2JWE = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwiaWF0IjoxNzAwMDAwMDAwLCJ1YXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDA4NjQwMH0..AAECAwQFBgcICQoL._q-M0p_X3_jyh4e4FQ.ykK5dROTVWnAZNti3EHrMQ"
 	vector2PT  = `{"foo":"bar"}`
 )
@@ -113,8 +113,8 @@ func TestVectors(t *testing.T) {
 	tests := []struct {
 		name, secret, jwe, plaintext string
 	}{
-		{"reference §3.2", testSecret, vectorJWE, vectorPT},
-		{"security §5.1", testSecret2, vector2JWE, vector2PT},
+		{"express vector", testSecret, vectorJWE, vectorPT},
+		{"SESS-12 vector", testSecret2, vector2JWE, vector2PT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"/encrypt reproduces byte-for-byte", func(t *testing.T) {

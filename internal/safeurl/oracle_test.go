@@ -38,7 +38,8 @@ func defaultPort(scheme string) string {
 	return ""
 }
 
-// browserResolve is the test oracle of security.md §3.4: an approximation of
+// browserResolve is the test oracle described in docs/security.md ("How the
+// ids are used"): an approximation of
 // the WHATWG URL parser for a Location header value loc received on a page
 // whose URL is base (an http or https URL). It returns the origin the browser
 // would navigate to, and false if the browser would fail to parse loc.

@@ -91,7 +91,8 @@ type resolveCase struct {
 	want string // "" means rejected
 }
 
-// resolveCases covers security.md §3.4's table and RED-01..RED-05, RED-07.
+// resolveCases covers the "Redirects" table of docs/security.md: RED-01..RED-05
+// and RED-07.
 var resolveCases = []resolveCase{
 	// Accepted.
 	{name: "root", in: "/", want: "https://app.example/"},

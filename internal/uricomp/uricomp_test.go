@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Transaction-cookie wire vector (reference §4).
+// Transaction-cookie wire vector (express-openid-connect's format).
 const (
 	txRaw  = `{"nonce":"N0NCE","state":"eyJyZXR1cm5UbyI6Ii8ifQ"}.sn6A15Bk8a7uNH7IoAEnCGsiCu_9ZjzR37TEUoiUv9k`
 	txWire = `%7B%22nonce%22%3A%22N0NCE%22%2C%22state%22%3A%22eyJyZXR1cm5UbyI6Ii8ifQ%22%7D.sn6A15Bk8a7uNH7IoAEnCGsiCu_9ZjzR37TEUoiUv9k`
