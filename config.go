@@ -166,6 +166,10 @@ type Config struct {
 	// also allowed for the code flow), "scope" (default
 	// "openid profile email"; must contain "openid") and any other parameter,
 	// such as "audience", "prompt" or "max_age". An empty value removes a key.
+	// "resource" names one or more resource indicators (RFC 8707), separated
+	// by spaces: each is an absolute URI without a fragment and is sent as
+	// its own resource parameter (in the request object a JSON array); see
+	// Context.AccessTokenFor.
 	// The parameters generated for every login (nonce, state,
 	// code_challenge, code_challenge_method, code_verifier) and client_id
 	// (always ClientID) are refused with a *ConfigError.
@@ -177,6 +181,15 @@ type Config struct {
 	// refresh_token, client_id, client_secret, client_assertion,
 	// client_assertion_type) are refused with a *ConfigError.
 	TokenEndpointParams map[string]string
+
+	// MaxResourceTokens is how many access tokens for other resources
+	// (Context.AccessTokenFor) a session keeps besides its own access
+	// token; beyond it the least recently used one is dropped. In cookie
+	// mode fewer are kept when the cookie would otherwise exceed its size
+	// cap (see Context.AccessTokenFor); sessions that hold tokens for many
+	// APIs suit Session.Store. Default: 4; at most 64; negative values are
+	// rejected.
+	MaxResourceTokens int
 
 	// KeepSessionOnInvalidGrant keeps the login when Context.Refresh gets
 	// the OAuth error invalid_grant (the refresh token expired or was

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 )
 
 type contextKey struct{}
@@ -36,6 +37,8 @@ type Context struct {
 	w    *responseWriter
 	rw   responseWriter // storage for w, allocated with the Context
 	sess requestSession // the request's session (requestsession.go)
+
+	resMu sync.Mutex // the grants of AccessTokenFor take turns (resource.go)
 }
 
 // newContext returns the Context of a request served by m: w wraps rw so

@@ -85,6 +85,12 @@ var (
 	// provider issued none, or an invalid_grant answer ended the session or,
 	// with Config.KeepSessionOnInvalidGrant, removed the tokens).
 	ErrNoRefreshToken = errors.New("oidc: the session has no refresh token")
+	// ErrInvalidTarget: the provider refused a resource indicator (RFC
+	// 8707 invalid_target): a resource it does not know, one the login did
+	// not ask for (Context.AccessTokenFor), or several where one is needed.
+	// The *ProviderError has the Code "invalid_target" and wraps it along
+	// with ErrTokenExchange. The session is left as it was.
+	ErrInvalidTarget = errors.New("oidc: the provider refused the resource (invalid_target)")
 	// ErrUserInfo: the userinfo request failed or its answer was invalid.
 	ErrUserInfo = provider.ErrUserInfo
 	// ErrUserInfoSubjectMismatch: the userinfo response names another
