@@ -173,7 +173,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		if len(iss) != 1 || iss[0] != md.Issuer {
 			return newError(http.StatusBadRequest, "invalid_response", "the iss parameter does not match the provider", ErrIssuerParameter)
 		}
-	} else if md.IssParameterSupported && !flowHasIDToken(flow) {
+	} else if (md.IssParameterSupported || m.s.requireIss) && !flowHasIDToken(flow) {
 		// In flows that return an ID token from the authorization endpoint,
 		// its verified iss claim binds the response to the issuer, and
 		// providers (node-oidc-provider, as RFC 9207 §2.4 allows) leave the

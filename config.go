@@ -114,6 +114,12 @@ type Config struct {
 	// Default: the AUTH0_MTLS environment variable ("true").
 	UseMTLS bool
 
+	// Profile makes New check the configuration against a security
+	// profile, and gives the profile's secure defaults to unset options.
+	// "" (default): none. ProfileFAPI2: the FAPI 2.0 Security Profile (see
+	// ProfileFAPI2 for what it requires and sets).
+	Profile Profile
+
 	// DPoP turns on DPoP (RFC 9449): tokens bound to a key of the
 	// application, useless to whoever steals them without the key. Nil:
 	// off. See DPoPConfig.

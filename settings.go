@@ -134,6 +134,8 @@ type settings struct {
 
 	bcl  *backchannelSettings // nil: back-channel logout off (backchannelconfig.go)
 	dpop *dpopSettings        // nil: DPoP off (dpop.go)
+
+	requireIss bool // the RFC 9207 iss parameter is required (Profile, fapi2.go)
 }
 
 // cookieAttrs are the attributes shared by the cookies the middleware writes.
@@ -241,6 +243,7 @@ func resolve(cfg Config) (*settings, error) {
 	v := &validator{lookup: lookup}
 	s := &settings{cfg: cfg}
 	s.resolvePlumbing()
+	s.applyProfileDefaults(v) // fapi2.go
 	s.resolveSecrets(v)
 	s.resolveIssuer(v)
 	s.resolveBaseURL(v)
@@ -258,6 +261,7 @@ func resolve(cfg Config) (*settings, error) {
 	s.resolveBackchannel(v, routesOK) // backchannelconfig.go
 	s.resolveHTTP(v)
 	s.resolveBehaviour(v)
+	s.checkProfile(v) // fapi2.go
 	if err := v.err(); err != nil {
 		return nil, err
 	}
