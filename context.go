@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 )
 
 type contextKey struct{}
@@ -37,8 +36,6 @@ type Context struct {
 	w    *responseWriter
 	rw   responseWriter // storage for w, allocated with the Context
 	sess requestSession // the request's session (requestsession.go)
-
-	resMu sync.Mutex // the grants of AccessTokenFor take turns (resource.go)
 }
 
 // newContext returns the Context of a request served by m: w wraps rw so

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openidconnect-go/oidc/internal/cookiecrypto"
@@ -152,8 +153,7 @@ func (c *Context) AccessTokenFor(ctx context.Context, resource string, scopes ..
 	}
 	// The calls of one request take turns, so that a second call sees the
 	// token (and the rotated refresh token) of the first.
-	c.resMu.Lock()
-	defer c.resMu.Unlock()
+	defer c.m.grantTurns.take(c)()
 	if tok, ok := c.keptResourceToken(resource, scope); ok {
 		return tok, nil
 	}
@@ -375,3 +375,42 @@ func (m *Middleware) fitResourceTokens(s *Session, keep string, now int64) {
 // maxSessionLifetimeDigits is added to now for the header of a size
 // estimate: expiries have as many digits as now for centuries.
 const maxSessionLifetimeDigits = 365 * 24 * 3600
+
+// grantTurns serialises the AccessTokenFor grants of each request (keyed
+// by its Context), so that a second grant uses the refresh token that the
+// first one may have rotated. It lives in the Middleware rather than in
+// the Context, which every request allocates; entries exist only while
+// grants wait or run.
+type grantTurns struct {
+	mu    sync.Mutex
+	turns map[*Context]*grantTurn
+}
+
+type grantTurn struct {
+	mu      sync.Mutex
+	waiters int // guarded by grantTurns.mu
+}
+
+// take waits for c's turn and returns the function that ends it.
+func (g *grantTurns) take(c *Context) (done func()) {
+	g.mu.Lock()
+	if g.turns == nil {
+		g.turns = make(map[*Context]*grantTurn)
+	}
+	t := g.turns[c]
+	if t == nil {
+		t = &grantTurn{}
+		g.turns[c] = t
+	}
+	t.waiters++
+	g.mu.Unlock()
+	t.mu.Lock()
+	return func() {
+		t.mu.Unlock()
+		g.mu.Lock()
+		if t.waiters--; t.waiters == 0 {
+			delete(g.turns, c)
+		}
+		g.mu.Unlock()
+	}
+}
