@@ -107,8 +107,9 @@ func coversScope(granted, want string) bool {
 // Otherwise the session's refresh token is redeemed at the token endpoint
 // with resource and, when scopes are given, scope (Config.TokenEndpointParams
 // apply; its "resource" and, with scopes, "scope" are replaced). With
-// Config.DPoP the token is DPoP-bound (Type "DPoP"); send it with
-// Context.DPoPProofFor.
+// Config.DPoP the token is DPoP-bound (Type "DPoP"): Context.ClientFor
+// sends it with proofs, and Context.DPoPProofFor makes proofs for
+// requests built by hand.
 //
 // The new token is kept in the session (Session.ResourceTokens, saved like
 // a Refresh result: in store mode at once), replacing an older one for the

@@ -580,3 +580,74 @@ func TestResourceConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestClientFor: the client adds the resource's token, with DPoP proofs
+// and a retry for the resource's nonce; the token of another resource is
+// refused; AccessTokenFor's errors come back from Do.
+func TestClientFor(t *testing.T) {
+	t.Parallel()
+	for _, dpop := range []bool{false, true} {
+		name := "Bearer"
+		if dpop {
+			name = "DPoP with resource nonces"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			opts := oidctest.Options{Resources: []string{apiA, apiB}}
+			if dpop {
+				opts.ResourceDPoPNonce = true
+			}
+			e := newTKApp(t, opts, func(c *Config) {
+				if dpop {
+					c.DPoP = &DPoPConfig{Key: ckKeys().p256}
+				}
+				c.AuthorizationParams["resource"] = apiA + " " + apiB
+			})
+			e.login()
+			srvA := httptest.NewServer(e.op.Resource(apiA))
+			defer srvA.Close()
+			var statuses []int
+			var errBad error
+			e.run(func(_ http.ResponseWriter, r *http.Request, c *Context) {
+				for _, res := range []string{apiA, apiB, apiA} {
+					resp, err := c.ClientFor(r.Context(), res).Get(srvA.URL + "/things?x=1")
+					require.NoError(t, err)
+					var body map[string]any
+					_ = json.NewDecoder(resp.Body).Decode(&body)
+					_ = resp.Body.Close()
+					statuses = append(statuses, resp.StatusCode)
+					if resp.StatusCode == http.StatusOK {
+						assert.Equal(t, apiA, body["aud"])
+					}
+				}
+				_, errBad = c.ClientFor(r.Context(), "not a resource").Get(srvA.URL)
+			})
+			assert.Equal(t, []int{http.StatusOK, http.StatusUnauthorized, http.StatusOK}, statuses)
+			assert.ErrorIs(t, errBad, ErrBadRequest)
+			assert.Len(t, e.session().ResourceTokens, 2)
+		})
+	}
+}
+
+// TestAccessTokenForNoExpiry: a token whose answer has no expires_in is
+// returned but not kept, so the next call asks again.
+func TestAccessTokenForNoExpiry(t *testing.T) {
+	t.Parallel()
+	e := newResourceApp(t, oidctest.Options{}, nil)
+	e.login()
+	e.op.SetOptions(func(o *oidctest.Options) {
+		o.Intercept = answerAt(oidctest.EndpointToken, http.StatusOK, `{"access_token":"no-expiry","token_type":"Bearer"}`)
+	})
+	calls := e.op.Calls(oidctest.EndpointToken)
+	for i := range 2 {
+		// Past the minute in which the shared grant's result is reused.
+		e.clk.Advance(61 * time.Second)
+		tok, err := e.tokenFor(apiA)
+		require.NoError(t, err)
+		assert.Equal(t, Secret("no-expiry"), tok.Token)
+		assert.True(t, tok.ExpiresAt.IsZero())
+		assert.Equal(t, calls+i+1, e.op.Calls(oidctest.EndpointToken))
+	}
+	assert.Empty(t, e.session().ResourceTokens)
+	assert.True(t, e.tokens().Authenticated)
+}
