@@ -10,9 +10,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -214,4 +216,51 @@ func TestInteropFAPI2(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.getJSON(a.url("/refresh"), &refreshed), "%v", refreshed)
 	assert.Equal(t, "DPoP", refreshed["type"])
 	assert.NotEqual(t, s.AccessToken, refreshed["access_token"])
+}
+
+// TestInteropResourceTokensThroughExpress: a Go session with resource
+// tokens (the "resourceTokens" key) is read by express-openid-connect,
+// which keeps the key when it saves the session again, and Go reads the
+// tokens back from express's cookie.
+func TestInteropResourceTokensThroughExpress(t *testing.T) {
+	t.Parallel()
+	e := expressApps(t)
+	g := newGoApp(t, "", nil)
+	m, err := oidc.New(g.cfg)
+	require.NoError(t, err)
+	rt := oidc.ResourceToken{AccessToken: "at-for-api-a", TokenType: "DPoP", ExpiresAt: time.Now().Add(time.Hour).Unix(),
+		Scope: "api:read", LastUsed: time.Now().Unix()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /mint", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]any
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&in))
+		s := goShape(in)
+		s.ResourceTokens = map[string]oidc.ResourceToken{apiA: rt}
+		require.NoError(t, oidc.FromRequest(r).SetSession(s))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	var got oidc.Session
+	mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) {
+		got, _ = oidc.FromRequest(r).Session()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	g.h = m.Handler(mux)
+
+	cookies := g.mint(sampleSession(t, e.op, "go-rt", 0))
+	node := e.session(t, e.Cookie, cookies)
+	require.True(t, node.Authenticated)
+	assert.Equal(t, map[string]any{apiA: map[string]any{
+		"access_token": "at-for-api-a", "token_type": "DPoP", "expires_at": float64(rt.ExpiresAt),
+		"scope": "api:read", "last_used": float64(rt.LastUsed),
+	}}, node.Session["resourceTokens"])
+
+	// express saves the session again with a value of its own.
+	resp, body := nodeDo(t, http.MethodPost, e.Cookie+"/__seed", "application/json", `{"theme":"dark"}`, cookies)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	resaved := liveCookies(resp)
+	require.NotEmpty(t, resaved)
+	g.serve(http.MethodGet, "/read", "", nil, resaved)
+	assert.Equal(t, map[string]oidc.ResourceToken{apiA: rt}, got.ResourceTokens)
+	assert.Equal(t, "dark", got.Values["theme"])
+	assert.NotContains(t, got.Values, "resourceTokens")
 }
