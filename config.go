@@ -200,8 +200,9 @@ type Config struct {
 	// KeepSessionOnInvalidGrant keeps the login when Context.Refresh gets
 	// the OAuth error invalid_grant (the refresh token expired or was
 	// revoked, or the user's consent or account is gone): only the access
-	// and refresh tokens are removed from the session, and the user stays
-	// logged in without API tokens. By default the session ends instead (its
+	// and refresh tokens (and the resource tokens of
+	// Context.AccessTokenFor) are removed from the session, and the user
+	// stays logged in without API tokens. By default the session ends instead (its
 	// cookie is cleared and its Session.Store entry destroyed), so that the
 	// next protected request starts a new login.
 	KeepSessionOnInvalidGrant bool

@@ -391,6 +391,23 @@ func TestAccessTokenForErrors(t *testing.T) {
 		assert.Equal(t, kept.Token, gotA.Token)
 		assert.Equal(t, calls, e.op.Calls(oidctest.EndpointToken), "the refresh token was not used")
 	})
+	t.Run("response committed, store mode", func(t *testing.T) {
+		t.Parallel()
+		e := newResourceApp(t, oidctest.Options{}, func(c *Config) { c.Session.Store = NewMemoryStore() })
+		e.login()
+		var tok *AccessToken
+		var err error
+		e.run(func(w http.ResponseWriter, r *http.Request, c *Context) {
+			w.WriteHeader(http.StatusNoContent)
+			tok, err = c.AccessTokenFor(r.Context(), apiB)
+		})
+		require.NoError(t, err, "the store entry is updated at once")
+		calls := e.op.Calls(oidctest.EndpointToken)
+		again, err := e.tokenFor(apiB)
+		require.NoError(t, err)
+		assert.Equal(t, tok.Token, again.Token)
+		assert.Equal(t, calls, e.op.Calls(oidctest.EndpointToken))
+	})
 	t.Run("invalid_grant ends the session", func(t *testing.T) {
 		t.Parallel()
 		e := newResourceApp(t, oidctest.Options{}, nil)

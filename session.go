@@ -14,8 +14,9 @@ import (
 // Session is the data kept for a user between requests, in the encrypted
 // session cookie. It is stored in express-openid-connect's format: a JSON
 // object with the keys id_token, access_token, refresh_token, token_type,
-// expires_at and sid (and this port's sessionExpiresAt and loginStartedAt),
-// plus the application's own keys from Values.
+// expires_at and sid (and this port's sessionExpiresAt, loginStartedAt
+// and, only when there are any, resourceTokens), plus the application's own
+// keys from Values.
 type Session struct {
 	IDToken      Secret
 	AccessToken  Secret
