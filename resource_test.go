@@ -558,6 +558,15 @@ func TestResourceTokensSessionJSON(t *testing.T) {
 	assert.Equal(t, s.ResourceTokens, back.ResourceTokens)
 	assert.Equal(t, map[string]any{"k": "v"}, back.Values)
 
+	// Entries that could not be read back are not written.
+	s.ResourceTokens = map[string]ResourceToken{"": {AccessToken: "x"}, apiB: {}}
+	plain, err = s.marshal()
+	require.NoError(t, err)
+	assert.NotContains(t, string(plain), resourceTokensKey)
+	back, err = unmarshalSession(plain)
+	require.NoError(t, err)
+	assert.Equal(t, Secret("id"), back.IDToken)
+
 	only, err := unmarshalSession([]byte(`{"id_token":"id","resourceTokens":{"https://a/":{"access_token":"t","expires_at":1}}}`))
 	require.NoError(t, err)
 	assert.Nil(t, only.Values)

@@ -78,10 +78,16 @@ type resourceTokenJSON struct {
 }
 
 // encodeResourceTokens returns the JSON object of Session.ResourceTokens
-// (the keys sorted by encoding/json).
+// (the keys sorted by encoding/json), leaving out the entries that could
+// not be read back (no resource or no access token, set by an
+// application through SetSession or AfterCallback), so that they cannot
+// make the session unreadable.
 func encodeResourceTokens(toks map[string]ResourceToken) map[string]resourceTokenJSON {
 	out := make(map[string]resourceTokenJSON, len(toks))
 	for r, t := range toks {
+		if r == "" || t.AccessToken == "" {
+			continue
+		}
 		out[r] = resourceTokenJSON{AccessToken: string(t.AccessToken), TokenType: t.TokenType,
 			ExpiresAt: t.ExpiresAt, Scope: t.Scope, LastUsed: t.LastUsed}
 	}
@@ -207,7 +213,9 @@ func (s *Session) marshal() ([]byte, error) {
 		_ = field("loginStartedAt", s.LoginStartedAt)
 	}
 	if len(s.ResourceTokens) > 0 {
-		_ = field(resourceTokensKey, encodeResourceTokens(s.ResourceTokens))
+		if toks := encodeResourceTokens(s.ResourceTokens); len(toks) > 0 {
+			_ = field(resourceTokensKey, toks)
+		}
 	}
 	keys := make([]string, 0, len(s.Values))
 	for k := range s.Values {
