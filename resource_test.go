@@ -243,43 +243,12 @@ func TestAccessTokenForEviction(t *testing.T) {
 // request.
 func TestAccessTokenForSingleFlight(t *testing.T) {
 	t.Parallel()
-	t.Run("requests", func(t *testing.T) {
-		t.Parallel()
-		e := newResourceApp(t, oidctest.Options{RefreshTokenReuseDetection: true}, nil)
-		e.login()
-		cookies := e.jarCookies()
-		e.op.SetOptions(func(o *oidctest.Options) { o.Latency = 100 * time.Millisecond })
-		calls := e.op.Calls(oidctest.EndpointToken)
-		e.mu.Lock()
-		e.fn = func(w http.ResponseWriter, r *http.Request, c *Context) {
-			tok, err := c.AccessTokenFor(r.Context(), apiA)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-			_, _ = w.Write([]byte(tok.Token))
-		}
-		e.mu.Unlock()
-		const n = 12
-		bodies := make([]string, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				resp, body := e.rawGet("/run", cookies)
-				if resp.StatusCode == http.StatusOK {
-					bodies[i] = body
-				}
-			}()
-		}
-		wg.Wait()
-		assert.Equal(t, calls+1, e.op.Calls(oidctest.EndpointToken), "one grant")
-		for i := range n {
-			assert.NotEmpty(t, bodies[i], "request %d", i)
-			assert.Equal(t, bodies[0], bodies[i], "request %d", i)
-		}
-	})
+	for _, mode := range []string{"cookie", "store"} {
+		t.Run("requests/"+mode, func(t *testing.T) {
+			t.Parallel()
+			singleFlightRequests(t, mode)
+		})
+	}
 	t.Run("one request", func(t *testing.T) {
 		t.Parallel()
 		e := newResourceApp(t, oidctest.Options{RefreshTokenReuseDetection: true}, nil)
@@ -676,4 +645,47 @@ func TestAccessTokenForNoExpiry(t *testing.T) {
 	}
 	assert.Empty(t, e.session().ResourceTokens)
 	assert.True(t, e.tokens().Authenticated)
+}
+
+// singleFlightRequests: concurrent requests of one session (cookie or
+// store mode) for one resource share one grant.
+func singleFlightRequests(t *testing.T, mode string) {
+	e := newResourceApp(t, oidctest.Options{RefreshTokenReuseDetection: true}, func(c *Config) {
+		if mode == "store" {
+			c.Session.Store = NewMemoryStore()
+		}
+	})
+	e.login()
+	cookies := e.jarCookies()
+	e.op.SetOptions(func(o *oidctest.Options) { o.Latency = 100 * time.Millisecond })
+	calls := e.op.Calls(oidctest.EndpointToken)
+	e.mu.Lock()
+	e.fn = func(w http.ResponseWriter, r *http.Request, c *Context) {
+		tok, err := c.AccessTokenFor(r.Context(), apiA)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write([]byte(tok.Token))
+	}
+	e.mu.Unlock()
+	const n = 12
+	bodies := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, body := e.rawGet("/run", cookies)
+			if resp.StatusCode == http.StatusOK {
+				bodies[i] = body
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, calls+1, e.op.Calls(oidctest.EndpointToken), "one grant")
+	for i := range n {
+		assert.NotEmpty(t, bodies[i], "request %d", i)
+		assert.Equal(t, bodies[0], bodies[i], "request %d", i)
+	}
 }
