@@ -689,3 +689,30 @@ func singleFlightRequests(t *testing.T, mode string) {
 		assert.Equal(t, bodies[0], bodies[i], "request %d", i)
 	}
 }
+
+// TestLoginInvalidTarget: a login whose resource the provider refuses
+// fails with an error wrapping ErrInvalidTarget and ErrAuthorization.
+func TestLoginInvalidTarget(t *testing.T) {
+	t.Parallel()
+	var got error
+	var mu sync.Mutex
+	e := newTKApp(t, oidctest.Options{Resources: []string{apiA}}, func(c *Config) {
+		c.AuthorizationParams["resource"] = apiA + " " + apiB
+		c.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+			mu.Lock()
+			got = err
+			mu.Unlock()
+			http.Error(w, "refused", statusOf(err, http.StatusInternalServerError))
+		}
+	})
+	resp, body := e.b.login(e.testApp, "/login")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+	mu.Lock()
+	defer mu.Unlock()
+	var oe *Error
+	require.ErrorAs(t, got, &oe)
+	assert.Equal(t, "invalid_target", oe.Code)
+	assert.ErrorIs(t, got, ErrInvalidTarget)
+	assert.ErrorIs(t, got, ErrAuthorization)
+	assert.False(t, e.tokens().Authenticated)
+}
