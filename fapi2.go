@@ -124,7 +124,8 @@ func (s *settings) checkProfile(v *validator) {
 			v.fail("ClientAuthMethod", `must be "private_key_jwt"%s (or use UseMTLS), not %q`, why, cfg.ClientAuthMethod)
 		case s.authMethod != provider.AuthPrivateKeyJWT:
 			v.fail("ClientAuthMethod", `must be "private_key_jwt"%s: set ClientAssertionSigningKey (or use UseMTLS)`, why)
-		case !slices.Contains(fapi2Algs, s.assertionAlg) && !v.has("ClientAssertionSigningAlg"):
+		case cfg.ClientAssertionSigningKey != nil && !slices.Contains(fapi2Algs, s.assertionAlg) &&
+			!v.has("ClientAssertionSigningAlg") && !v.has("ClientAssertionSigningKey"):
 			v.fail("ClientAssertionSigningAlg", "must be %s%s, not %q", fapi2AlgList, why, s.assertionAlg)
 		}
 	}

@@ -78,6 +78,9 @@ func TestFAPI2ProfileViolations(t *testing.T) {
 		{"client_secret_jwt (HS256)", func(c *Config) {
 			c.ClientAssertionSigningKey, c.ClientAuthMethod, c.ClientSecret = nil, "client_secret_jwt", Secret(k.secret)
 		}, []string{"ClientAuthMethod"}},
+		{"private_key_jwt without a key", func(c *Config) {
+			c.ClientAssertionSigningKey, c.ClientAuthMethod = nil, "private_key_jwt"
+		}, []string{"ClientAssertionSigningKey"}}, // reported once, not again by the profile
 		{"public client", func(c *Config) { c.ClientAssertionSigningKey, c.ClientAuthMethod = nil, "none" },
 			[]string{"ClientAuthMethod"}},
 		{"RS256 client assertion", func(c *Config) {
