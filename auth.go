@@ -22,6 +22,9 @@ type Middleware struct {
 	provider *provider.Client
 	// refreshes de-duplicates concurrent refresh_token grants (tokens.go).
 	refreshes refreshGroup
+	// grantTurns makes the AccessTokenFor grants of one request take
+	// turns (resource.go).
+	grantTurns grantTurns
 	// claims caches decoded ID-token claims (cache.go).
 	claims claimsCache
 	// backend keeps the sessions between requests: in the cookie

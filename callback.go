@@ -173,7 +173,8 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		if len(iss) != 1 || iss[0] != md.Issuer {
 			return newError(http.StatusBadRequest, "invalid_response", "the iss parameter does not match the provider", ErrIssuerParameter)
 		}
-	} else if md.IssParameterSupported && !flowHasIDToken(flow) {
+	} else if (md.IssParameterSupported || m.s.requireIss) && !flowHasIDToken(flow) {
+		// requireIss: ProfileFAPI2 requires it whatever the provider says.
 		// In flows that return an ID token from the authorization endpoint,
 		// its verified iss claim binds the response to the issuer, and
 		// providers (node-oidc-provider, as RFC 9207 §2.4 allows) leave the
@@ -186,7 +187,11 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request, c *Context
 		return newError(http.StatusBadRequest, "invalid_state", "the state parameter does not match this login", ErrStateMismatch)
 	}
 	if code := params.Get("error"); code != "" {
-		return newError(http.StatusBadRequest, provider.SanitizeCode(code), provider.CleanDescription(params.Get("error_description")), ErrAuthorization)
+		cause := ErrAuthorization
+		if code == "invalid_target" {
+			cause = errors.Join(ErrAuthorization, ErrInvalidTarget)
+		}
+		return newError(http.StatusBadRequest, provider.SanitizeCode(code), provider.CleanDescription(params.Get("error_description")), cause)
 	}
 
 	redirectURI := m.s.redirectURI

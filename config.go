@@ -114,6 +114,12 @@ type Config struct {
 	// Default: the AUTH0_MTLS environment variable ("true").
 	UseMTLS bool
 
+	// Profile makes New check the configuration against a security
+	// profile, and gives the profile's secure defaults to unset options.
+	// "" (default): none. ProfileFAPI2: the FAPI 2.0 Security Profile (see
+	// ProfileFAPI2 for what it requires and sets).
+	Profile Profile
+
 	// DPoP turns on DPoP (RFC 9449): tokens bound to a key of the
 	// application, useless to whoever steals them without the key. Nil:
 	// off. See DPoPConfig.
@@ -166,6 +172,10 @@ type Config struct {
 	// also allowed for the code flow), "scope" (default
 	// "openid profile email"; must contain "openid") and any other parameter,
 	// such as "audience", "prompt" or "max_age". An empty value removes a key.
+	// "resource" names one or more resource indicators (RFC 8707), separated
+	// by spaces: each is an absolute URI without a fragment and is sent as
+	// its own resource parameter (in the request object a JSON array); see
+	// Context.AccessTokenFor.
 	// The parameters generated for every login (nonce, state,
 	// code_challenge, code_challenge_method, code_verifier) and client_id
 	// (always ClientID) are refused with a *ConfigError.
@@ -178,11 +188,21 @@ type Config struct {
 	// client_assertion_type) are refused with a *ConfigError.
 	TokenEndpointParams map[string]string
 
+	// MaxResourceTokens is how many access tokens for other resources
+	// (Context.AccessTokenFor) a session keeps besides its own access
+	// token; beyond it the least recently used one is dropped. In cookie
+	// mode fewer are kept when the cookie would otherwise exceed its size
+	// cap (see Context.AccessTokenFor); sessions that hold tokens for many
+	// APIs suit Session.Store. Default: 4; at most 64; negative values are
+	// rejected.
+	MaxResourceTokens int
+
 	// KeepSessionOnInvalidGrant keeps the login when Context.Refresh gets
 	// the OAuth error invalid_grant (the refresh token expired or was
 	// revoked, or the user's consent or account is gone): only the access
-	// and refresh tokens are removed from the session, and the user stays
-	// logged in without API tokens. By default the session ends instead (its
+	// and refresh tokens (and the resource tokens of
+	// Context.AccessTokenFor) are removed from the session, and the user
+	// stays logged in without API tokens. By default the session ends instead (its
 	// cookie is cleared and its Session.Store entry destroyed), so that the
 	// next protected request starts a new login.
 	KeepSessionOnInvalidGrant bool

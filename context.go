@@ -161,7 +161,8 @@ func (c *Context) Get(key string) (any, bool) {
 // response, so call Set before writing it. The value must be
 // JSON-encodable, and key must not be one of the keys the library uses
 // (id_token, access_token, refresh_token, token_type, expires_at, sid,
-// sessionExpiresAt, loginStartedAt). Anonymous sessions may hold values too.
+// sessionExpiresAt, loginStartedAt, resourceTokens). Anonymous sessions may
+// hold values too.
 //
 // After the response headers were written, Set returns
 // ErrResponseCommitted and changes nothing, except in store mode for a

@@ -163,6 +163,13 @@ func (b *cookieBackend) write(_ *requestSession, hdr cookiecrypto.Header, plain 
 	return out, nil
 }
 
+// fits reports whether the encrypted session stays within
+// maxSessionBytes.
+func (b *cookieBackend) fits(hdr cookiecrypto.Header, plain []byte) bool {
+	value, err := b.keys.Encrypt(hdr, plain)
+	return err == nil && len(value) <= maxSessionBytes
+}
+
 // destroy has nothing to do: clearing the cookies forgets the session.
 func (b *cookieBackend) destroy(*requestSession) error { return nil }
 

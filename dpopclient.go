@@ -108,6 +108,30 @@ func (c *Context) DPoPProof(method, rawURL string) (string, error) {
 			at, typ = string(s.AccessToken), s.TokenType
 		}
 	})
+	return c.dpopProof(at, typ, method, rawURL)
+}
+
+// DPoPProofFor is DPoPProof for the access token tok, for example one
+// returned by Context.AccessTokenFor: send the proof in a "DPoP" header
+// with "Authorization: DPoP <tok.Token>". Its errors are DPoPProof's; a
+// nil tok or one without a token is ErrNoAccessToken, and a token whose
+// Type is not "DPoP" ErrNotDPoPBound.
+func (c *Context) DPoPProofFor(tok *AccessToken, method, rawURL string) (string, error) {
+	if c == nil {
+		return "", noMiddlewareError()
+	}
+	if !c.m.provider.DPoP() {
+		return "", dpopNotConfigured()
+	}
+	if tok == nil {
+		return c.dpopProof("", "", method, rawURL)
+	}
+	return c.dpopProof(string(tok.Token), tok.Type, method, rawURL)
+}
+
+// dpopProof makes a proof for the token at of type typ.
+func (c *Context) dpopProof(at, typ, method, rawURL string) (string, error) {
+	m := c.m
 	switch {
 	case at == "":
 		return "", newError(http.StatusUnauthorized, "no_access_token", "The session has no access token.", ErrNoAccessToken)

@@ -85,6 +85,15 @@ var (
 	// provider issued none, or an invalid_grant answer ended the session or,
 	// with Config.KeepSessionOnInvalidGrant, removed the tokens).
 	ErrNoRefreshToken = errors.New("oidc: the session has no refresh token")
+	// ErrInvalidTarget: the provider refused a resource indicator (RFC
+	// 8707 invalid_target): a resource it does not know, one the login did
+	// not ask for (Context.AccessTokenFor), or several where one is needed.
+	// From the token or PAR endpoint, the *ProviderError has the Code
+	// "invalid_target" and wraps it (with ErrTokenExchange or
+	// ErrPushedAuthorizationRequest), and the session is left as it was; an
+	// authorization response with that error fails the login with an *Error
+	// "invalid_target" wrapping it and ErrAuthorization.
+	ErrInvalidTarget = errors.New("oidc: the provider refused the resource (invalid_target)")
 	// ErrUserInfo: the userinfo request failed or its answer was invalid.
 	ErrUserInfo = provider.ErrUserInfo
 	// ErrUserInfoSubjectMismatch: the userinfo response names another

@@ -157,6 +157,11 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request, opts LoginOpt
 	}
 	query := url.Values{}
 	for k, v := range params {
+		if k == "resource" {
+			// RFC 8707: one parameter per resource.
+			query[k] = splitResources(v)
+			continue
+		}
 		query.Set(k, v)
 	}
 	query.Set("nonce", nonce)
@@ -199,6 +204,9 @@ func checkLoginOptions(opts LoginOptions) error {
 		if why, ok := authParamsGenerated[k]; ok {
 			return invalid(fmt.Sprintf("LoginOptions.AuthorizationParams[%q] cannot be set: it %s", k, why))
 		}
+	}
+	if msg := checkResourceParam(opts.AuthorizationParams["resource"]); msg != "" {
+		return invalid(`LoginOptions.AuthorizationParams["resource"] ` + msg)
 	}
 	if p := opts.AuthorizationParams["prompt"]; opts.Silent && p != "" && p != "none" {
 		return invalid(`LoginOptions.AuthorizationParams["prompt"] conflicts with Silent, which sends prompt=none`)

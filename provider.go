@@ -50,7 +50,11 @@ func fromProvider(err error) error {
 	if !errors.As(err, &pe) {
 		return err
 	}
-	return &ProviderError{Code: pe.Code, Description: pe.Description, URI: pe.URI, StatusCode: pe.StatusCode, cause: publicCause(pe.Err)}
+	cause := publicCause(pe.Err)
+	if pe.Code == "invalid_target" {
+		cause = errors.Join(ErrInvalidTarget, cause)
+	}
+	return &ProviderError{Code: pe.Code, Description: pe.Description, URI: pe.URI, StatusCode: pe.StatusCode, cause: cause}
 }
 
 // providerPage is the *Error page of an internal/provider error: the

@@ -43,6 +43,10 @@ type sessionBackend interface {
 	// and false when there is none to ask (or it cannot be read). A nil
 	// session with true is an entry that is not a session.
 	stored(ctx context.Context, id string) (*Session, bool)
+	// fits reports whether plain, saved under hdr, stays within the
+	// backend's size cap (AccessTokenFor drops resource tokens until it
+	// does).
+	fits(hdr cookiecrypto.Header, plain []byte) bool
 }
 
 // readResult is what a backend read from the request.

@@ -129,10 +129,13 @@ type settings struct {
 	idpLogout     bool
 	logoutParams  map[string]string
 	tokenParams   map[string]string
+	maxResTokens  int // Config.MaxResourceTokens
 	getLoginState func(*http.Request, LoginOptions) (map[string]any, error)
 
 	bcl  *backchannelSettings // nil: back-channel logout off (backchannelconfig.go)
 	dpop *dpopSettings        // nil: DPoP off (dpop.go)
+
+	requireIss bool // the RFC 9207 iss parameter is required (Profile, fapi2.go)
 }
 
 // cookieAttrs are the attributes shared by the cookies the middleware writes.
@@ -240,6 +243,7 @@ func resolve(cfg Config) (*settings, error) {
 	v := &validator{lookup: lookup}
 	s := &settings{cfg: cfg}
 	s.resolvePlumbing()
+	s.applyProfileDefaults(v) // fapi2.go
 	s.resolveSecrets(v)
 	s.resolveIssuer(v)
 	s.resolveBaseURL(v)
@@ -257,6 +261,7 @@ func resolve(cfg Config) (*settings, error) {
 	s.resolveBackchannel(v, routesOK) // backchannelconfig.go
 	s.resolveHTTP(v)
 	s.resolveBehaviour(v)
+	s.checkProfile(v) // fapi2.go
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -412,6 +417,9 @@ func (s *settings) resolveAuthParams(v *validator) (flowOK bool) {
 		if _, err := parseMaxAge(val); err != nil {
 			v.fail(`AuthorizationParams["max_age"]`, "must be a non-negative integer number of seconds")
 		}
+	}
+	if msg := checkResourceParam(p["resource"]); msg != "" {
+		v.fail(`AuthorizationParams["resource"]`, "%s", msg)
 	}
 
 	rt := p["response_type"]
@@ -707,6 +715,14 @@ func (s *settings) resolveBehaviour(v *validator) {
 		if why, ok := tokenParamsReserved[k]; ok {
 			v.fail(fmt.Sprintf("TokenEndpointParams[%q]", k), "cannot be set: it %s", why)
 		}
+	}
+	switch n := cfg.MaxResourceTokens; {
+	case n == 0:
+		s.maxResTokens = defaultMaxResourceTokens
+	case n < 0 || n > maxMaxResourceTokens:
+		v.fail("MaxResourceTokens", "must be between 1 and %d (0: the default, %d)", maxMaxResourceTokens, defaultMaxResourceTokens)
+	default:
+		s.maxResTokens = n
 	}
 	if len(cfg.TokenEndpointParams) > 0 && s.responseType == "id_token" {
 		s.logger.Warn(`oidc: TokenEndpointParams has no effect with response_type "id_token", which makes no token requests`)

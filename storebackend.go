@@ -254,6 +254,9 @@ func (b *storeBackend) late(s *requestSession) error {
 // shared is true: every instance reads the same entry.
 func (b *storeBackend) shared() bool { return true }
 
+// fits is always true: a store entry has no size cap of ours.
+func (b *storeBackend) fits(cookiecrypto.Header, []byte) bool { return true }
+
 // stored re-reads the entry under id.
 func (b *storeBackend) stored(ctx context.Context, id string) (*Session, bool) {
 	if id == "" {

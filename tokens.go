@@ -306,6 +306,7 @@ func (c *Context) dropTokens(rt string) {
 		}
 		ns := s.clone()
 		ns.AccessToken, ns.RefreshToken, ns.TokenType, ns.ExpiresAt = "", "", "", 0
+		ns.ResourceTokens = nil
 		return ns, true
 	})
 	if dropped {
@@ -394,6 +395,7 @@ type refreshResult struct {
 	refreshToken string // "" when not rotated
 	idToken      string // "" when none was returned
 	idClaims     Claims // verified claims of idToken
+	scope        string // the answer's scope member ("" when none)
 	expiresIn    int64
 	hasExpiry    bool
 	receivedAt   time.Time
@@ -420,7 +422,7 @@ func (m *Middleware) refreshGrant(ctx context.Context, rt string, params map[str
 		return nil, fromProvider(err)
 	}
 	res := &refreshResult{accessToken: tok.AccessToken, tokenType: tok.TokenType, refreshToken: tok.RefreshToken,
-		expiresIn: tok.ExpiresIn, hasExpiry: tok.HasExpiry, receivedAt: m.s.now()}
+		expiresIn: tok.ExpiresIn, hasExpiry: tok.HasExpiry, receivedAt: m.s.now(), scope: doc.String("scope")}
 	if tok.HasIDToken {
 		claims, err := m.verifyIDToken(ctx, md, tok.IDToken, idTokenChecks{})
 		if err != nil {

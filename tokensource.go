@@ -149,6 +149,44 @@ func (c *Context) Client(ctx context.Context) *http.Client {
 	return client
 }
 
+// ClientFor is Client for the API resource (a resource indicator, RFC
+// 8707): its requests carry the token that AccessTokenFor(ctx, resource,
+// scopes...) returns, fetched for each request (from the session while
+// it is fresh). AccessTokenFor's errors are returned by the client's Do,
+// wrapped in a *url.Error, and no request is sent. Everything else is as
+// for Client: the transport and settings of the oauth2.HTTPClient in ctx,
+// the token only for the origin of the application's request, and DPoP
+// proofs with one retry for a resource's new nonce. Send the requests
+// before writing the response, so that new tokens are saved.
+func (c *Context) ClientFor(ctx context.Context, resource string, scopes ...string) *http.Client {
+	client := c.Client(ctx)
+	t := client.Transport.(*tokenTransport)
+	t.source = &resourceTokenSource{c: c, ctx: t.source.(*sessionTokenSource).ctx, resource: resource,
+		scopes: append([]string(nil), scopes...)}
+	return client
+}
+
+// resourceTokenSource is the token source of ClientFor.
+type resourceTokenSource struct {
+	c        *Context
+	ctx      context.Context
+	resource string
+	scopes   []string
+}
+
+// Token implements oauth2.TokenSource.
+func (ts *resourceTokenSource) Token() (*oauth2.Token, error) {
+	tok, err := ts.c.AccessTokenFor(ts.ctx, ts.resource, ts.scopes...)
+	if err != nil {
+		return nil, err
+	}
+	out := &oauth2.Token{AccessToken: string(tok.Token), TokenType: tok.Type}
+	if !tok.ExpiresAt.IsZero() {
+		out.Expiry = tok.ExpiresAt
+	}
+	return out, nil
+}
+
 // tokenTransport adds the session's access token to each request. It sets
 // the header itself (rather than using oauth2.Transport) so that the header
 // follows the token's type and so that requests are only authorised for the

@@ -20,7 +20,10 @@ func (c *Client) requestObject(md *Metadata, params url.Values) (string, *Error)
 	}
 	claims := make(map[string]any, len(params)+6)
 	for k, vs := range params {
-		if len(vs) > 0 {
+		switch {
+		case k == "resource" && len(vs) > 1:
+			claims[k] = vs // RFC 8707 §2.1: several resources are an array
+		case len(vs) > 0:
 			claims[k] = vs[0]
 		}
 	}
