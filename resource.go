@@ -276,30 +276,8 @@ func (c *Context) resourceGrant(ctx context.Context, resource, scope string, ado
 // at once in store mode, like applyRefresh).
 func (c *Context) applyResource(res *refreshResult, resource, scope string) (*AccessToken, error) {
 	m := c.m
-	cur := c.sess.idClaims()
 	now := m.s.now().Unix()
-	var (
-		tok    *AccessToken
-		failed error
-	)
-	_, err := c.sess.changeShared(func(s *Session) (*Session, bool) {
-		if s == nil || s.IDToken == "" {
-			failed = newError(http.StatusUnauthorized, "no_refresh_token", "The session ended during the refresh.", ErrNoRefreshToken)
-			return s, false
-		}
-		if res.idClaims != nil {
-			if msg := sameIdentity(cur, res.idClaims); msg != "" {
-				failed = tokenError(http.StatusBadGateway, "invalid_id_token", msg, ErrInvalidIDToken)
-				return s, false
-			}
-		}
-		ns := s.clone()
-		if res.refreshToken != "" {
-			ns.RefreshToken = Secret(res.refreshToken)
-		}
-		if res.idToken != "" {
-			ns.IDToken = Secret(res.idToken)
-		}
+	return c.applyGrant(res, func(ns *Session) (*AccessToken, bool) {
 		t := ResourceToken{AccessToken: Secret(res.accessToken), TokenType: tokenTypeName(res.tokenType),
 			Scope: res.scope, LastUsed: now}
 		if t.Scope == "" {
@@ -309,9 +287,9 @@ func (c *Context) applyResource(res *refreshResult, resource, scope string) (*Ac
 		if res.hasExpiry {
 			t.ExpiresAt = res.receivedAt.Unix() + res.expiresIn
 		}
-		tok = m.resourceAccessToken(t)
+		tok := m.resourceAccessToken(t)
 		if !res.hasExpiry {
-			return ns, true
+			return tok, true
 		}
 		if ns.ResourceTokens == nil {
 			ns.ResourceTokens = make(map[string]ResourceToken, 1)
@@ -321,15 +299,8 @@ func (c *Context) applyResource(res *refreshResult, resource, scope string) (*Ac
 			evictResourceToken(ns, resource)
 		}
 		m.fitResourceTokens(ns, resource, now)
-		return ns, true
+		return tok, true
 	})
-	switch {
-	case failed != nil:
-		return nil, failed
-	case err != nil:
-		return nil, refreshSaveError(err)
-	}
-	return tok, nil
 }
 
 // evictResourceToken drops the least recently used resource token other

@@ -330,10 +330,28 @@ func (c *Context) endSession(rt string) {
 	}
 }
 
-// applyRefresh writes a refresh result into the request's session; a
-// shared session (store mode) is saved at once, so that other instances
-// see the rotated refresh token before their own refresh attempts fail.
+// applyRefresh writes a refresh result into the request's session: the
+// session's own access token (see applyGrant).
 func (c *Context) applyRefresh(res *refreshResult) (*AccessToken, error) {
+	return c.applyGrant(res, func(ns *Session) (*AccessToken, bool) {
+		ns.AccessToken = Secret(res.accessToken)
+		ns.TokenType = res.tokenType
+		ns.ExpiresAt = 0
+		if res.hasExpiry {
+			ns.ExpiresAt = res.receivedAt.Unix() + res.expiresIn
+		}
+		return c.m.accessToken(ns), true
+	})
+}
+
+// applyGrant is the part of saving a refresh_token grant's answer that
+// Refresh and AccessTokenFor share: the session must still be a login of
+// the same user; a copy of it gets the rotated refresh token and the new
+// ID token, then set stores the access token where it belongs and says
+// whether the session changed. A shared session (store mode) is saved at
+// once, so that other instances see the rotated refresh token before
+// their own refresh attempts fail.
+func (c *Context) applyGrant(res *refreshResult, set func(ns *Session) (*AccessToken, bool)) (*AccessToken, error) {
 	cur := c.sess.idClaims()
 	var (
 		tok    *AccessToken
@@ -351,20 +369,15 @@ func (c *Context) applyRefresh(res *refreshResult) (*AccessToken, error) {
 			}
 		}
 		ns := s.clone()
-		ns.AccessToken = Secret(res.accessToken)
-		ns.TokenType = res.tokenType
 		if res.refreshToken != "" {
 			ns.RefreshToken = Secret(res.refreshToken)
 		}
 		if res.idToken != "" {
 			ns.IDToken = Secret(res.idToken)
 		}
-		ns.ExpiresAt = 0
-		if res.hasExpiry {
-			ns.ExpiresAt = res.receivedAt.Unix() + res.expiresIn
-		}
-		tok = c.m.accessToken(ns)
-		return ns, true
+		var changed bool
+		tok, changed = set(ns)
+		return ns, changed
 	})
 	switch {
 	case failed != nil:
