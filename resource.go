@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -215,25 +214,10 @@ func (c *Context) resourceGrant(ctx context.Context, resource, scope string, ado
 	if err := c.sess.changeable(); err != nil {
 		return nil, committedError(err)
 	}
-	var (
-		rt, prev, curToken string
-		sessExp            int64
-	)
-	c.sess.read(func(s *Session) {
-		if s != nil && s.IDToken != "" {
-			rt, sessExp, curToken = string(s.RefreshToken), s.SessionExpiresAt, string(s.IDToken)
-			prev = string(s.ResourceTokens[resource].AccessToken)
-		}
-	})
-	if sessExp != 0 && m.s.now().Unix() >= sessExp-sessionExpiryLeeway {
-		return nil, newError(http.StatusUnauthorized, "session_expired", "The upstream IdP session has expired.", ErrSessionExpired)
-	}
-	if rt == "" {
-		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no refresh token.", ErrNoRefreshToken)
-	}
-	curClaims, err := decodeClaims(curToken)
+	var prev string
+	rt, curClaims, err := c.refreshable(func(s *Session) { prev = string(s.ResourceTokens[resource].AccessToken) })
 	if err != nil {
-		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no valid ID token.", ErrNoRefreshToken)
+		return nil, err
 	}
 	params, err := m.refreshParams(RefreshOptions{})
 	if err != nil {

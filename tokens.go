@@ -204,25 +204,10 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 		// cannot be saved must not rotate the refresh token.
 		return nil, committedError(err)
 	}
-	var (
-		rt, at   string
-		sessExp  int64
-		curToken string
-	)
-	c.sess.read(func(s *Session) {
-		if s != nil && s.IDToken != "" {
-			rt, at, sessExp, curToken = string(s.RefreshToken), string(s.AccessToken), s.SessionExpiresAt, string(s.IDToken)
-		}
-	})
-	if sessExp != 0 && m.s.now().Unix() >= sessExp-sessionExpiryLeeway {
-		return nil, newError(http.StatusUnauthorized, "session_expired", "The upstream IdP session has expired.", ErrSessionExpired)
-	}
-	if rt == "" {
-		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no refresh token.", ErrNoRefreshToken)
-	}
-	curClaims, err := decodeClaims(curToken)
+	var at string
+	rt, curClaims, err := c.refreshable(func(s *Session) { at = string(s.AccessToken) })
 	if err != nil {
-		return nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no valid ID token.", ErrNoRefreshToken)
+		return nil, err
 	}
 	params, err := m.refreshParams(opts)
 	if err != nil {
@@ -254,6 +239,35 @@ func (c *Context) Refresh(ctx context.Context, opts RefreshOptions) (*AccessToke
 // storeRefreshWait is how long a request whose refresh was refused waits for
 // another instance's rotated tokens to appear in the shared store.
 const storeRefreshWait = 2 * time.Second
+
+// refreshable reads what a refresh_token grant needs from the session,
+// with the checks that Refresh and AccessTokenFor share: the refresh token
+// (the provider's session must not have expired) and the claims of the
+// current ID token, which the grant's new ID token must match. extra reads
+// more of a logged-in session under the same lock.
+func (c *Context) refreshable(extra func(s *Session)) (rt string, claims Claims, err error) {
+	var (
+		sessExp  int64
+		curToken string
+	)
+	c.sess.read(func(s *Session) {
+		if s != nil && s.IDToken != "" {
+			rt, sessExp, curToken = string(s.RefreshToken), s.SessionExpiresAt, string(s.IDToken)
+			extra(s)
+		}
+	})
+	if sessExp != 0 && c.m.s.now().Unix() >= sessExp-sessionExpiryLeeway {
+		return "", nil, newError(http.StatusUnauthorized, "session_expired", "The upstream IdP session has expired.", ErrSessionExpired)
+	}
+	if rt == "" {
+		return "", nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no refresh token.", ErrNoRefreshToken)
+	}
+	claims, err = decodeClaims(curToken)
+	if err != nil {
+		return "", nil, newError(http.StatusUnauthorized, "no_refresh_token", "The session has no valid ID token.", ErrNoRefreshToken)
+	}
+	return rt, claims, nil
+}
 
 // committedError is Refresh's error for a change that can no longer be
 // saved (ErrResponseCommitted, possibly with the store's read error).
