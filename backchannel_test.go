@@ -433,7 +433,7 @@ func testBackchannelLogoutValidation(t *testing.T, mode string) {
 			switch tc.name {
 			case "BCL-09 corrupted signature":
 				tok := valid(sub, sid)
-				opts.Token = tamperTail(tok, 4)
+				opts.Token = oidctest.Tamper(tok, 4)
 			case "BCL-10 an ID token posted as logout_token":
 				opts.Token = app.op.IDToken(sub, "n-1", map[string]any{"sid": sid})
 			case "BCL-11 token only in the query string":

@@ -91,7 +91,7 @@ func TestSessionCache(t *testing.T) {
 		ck := mint(t, harnessSecret)
 		assert.Equal(t, "alice:1", serve(m, ck, who).Body.String())
 		bad := *ck
-		bad.Value = tamperTail(ck.Value, 1)
+		bad.Value = oidctest.Tamper(ck.Value, 1)
 		assert.Equal(t, ":", serve(m, &bad, who).Body.String())
 	})
 }

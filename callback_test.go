@@ -82,7 +82,7 @@ func TestCallbackStateChecks(t *testing.T) {
 		cb, method, vals := b.authorize(resp)
 		u, _ := url.Parse(app.url("/"))
 		tampered := *tx
-		tampered.Value = tamperTail(tx.Value, 2)
+		tampered.Value = oidctest.Tamper(tx.Value, 2)
 		b.jar.SetCookies(u, []*http.Cookie{&tampered})
 		resp, _ = b.deliver(cb, method, vals)
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)

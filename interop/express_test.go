@@ -441,7 +441,7 @@ func TestGoTransactionCookieToExpress(t *testing.T) {
 		ar := parseAuthRequest(t, resp.Header.Get("Location"))
 		var cookies []*http.Cookie
 		for _, c := range liveCookies(resp) {
-			cookies = append(cookies, &http.Cookie{Name: c.Name, Value: tamperTail(c.Value, 2)})
+			cookies = append(cookies, &http.Cookie{Name: c.Name, Value: oidctest.Tamper(c.Value, 2)})
 		}
 		form := url.Values{"id_token": {"x.y.z"}, "state": {ar.query.Get("state")}}
 		resp, body := nodeDo(t, http.MethodPost, e.Cookie+"/callback", "application/x-www-form-urlencoded", form.Encode(), cookies)
@@ -548,7 +548,7 @@ func TestExpressStoreCookieToGo(t *testing.T) {
 	assert.Equal(t, want, got.Session)
 	assert.Equal(t, "node-store-user", got.User["sub"])
 
-	tampered := []*http.Cookie{{Name: "appSession", Value: tamperTail(cookies[0].Value, 2)}}
+	tampered := []*http.Cookie{{Name: "appSession", Value: oidctest.Tamper(cookies[0].Value, 2)}}
 	assert.False(t, g.whoami(tampered).Authenticated, "a bad signature is refused")
 }
 
@@ -569,7 +569,7 @@ func TestGoStoreCookieToExpress(t *testing.T) {
 	assert.Equal(t, want, got.Session)
 	assert.Equal(t, "go-store-user", got.User["sub"])
 
-	tampered := []*http.Cookie{{Name: "appSession", Value: tamperTail(cookies[0].Value, 2)}}
+	tampered := []*http.Cookie{{Name: "appSession", Value: oidctest.Tamper(cookies[0].Value, 2)}}
 	assert.False(t, e.session(t, e.Store, tampered).Authenticated, "express refuses a bad signature")
 }
 

@@ -766,7 +766,7 @@ func TestEndSession(t *testing.T) {
 		}, 400, ""},
 		{"bad hint signature", oidctest.Options{}, func(p *oidctest.Provider) url.Values {
 			tok := p.IDToken("user-1", "", nil)
-			return url.Values{"id_token_hint": {tamperTail(tok, 4)}}
+			return url.Values{"id_token_hint": {oidctest.Tamper(tok, 4)}}
 		}, 400, ""},
 		{"hint for another audience", oidctest.Options{}, func(p *oidctest.Provider) url.Values {
 			return url.Values{"id_token_hint": {p.IDToken("user-1", "", map[string]any{"aud": "other"})}}
