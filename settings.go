@@ -181,6 +181,18 @@ func (v *validator) add(err error) bool {
 	return true
 }
 
+// duration checks an optional, non-negative duration option: zero means
+// def; a negative value is reported (and returned, unused).
+func (v *validator) duration(option string, d, def time.Duration) time.Duration {
+	switch {
+	case d < 0:
+		v.fail(option, "must not be negative")
+	case d == 0:
+		return def
+	}
+	return d
+}
+
 // mark returns the number of problems so far, for clean.
 func (v *validator) mark() int { return len(v.errs) }
 
@@ -605,13 +617,8 @@ func (s *settings) resolveTransactionCookie(v *validator, depsOK bool) {
 	s.txFallback = txFallbackName(s.txName)
 	s.legacySameSite = boolOr(s.cfg.LegacySameSiteCookie, true)
 	s.txExpress = tc.ExpressFormat
-	s.txMaxAge = tc.MaxAge
-	switch {
-	case s.txMaxAge < 0:
-		v.fail("TransactionCookie.MaxAge", "must not be negative")
-	case s.txMaxAge == 0:
-		s.txMaxAge = defaultTransactionMaxAge
-	case s.txMaxAge < minTransactionMaxAge:
+	s.txMaxAge = v.duration("TransactionCookie.MaxAge", tc.MaxAge, defaultTransactionMaxAge)
+	if s.txMaxAge > 0 && s.txMaxAge < minTransactionMaxAge {
 		v.fail("TransactionCookie.MaxAge", "must be at least %s", minTransactionMaxAge)
 	}
 	s.txSameSite = tc.SameSite
@@ -656,20 +663,8 @@ func (s *settings) resolveHTTP(v *validator) {
 	if s.userAgent == "" {
 		s.userAgent = defaultUserAgent
 	}
-	s.discoveryTTL = cfg.DiscoveryCacheMaxAge
-	switch {
-	case s.discoveryTTL < 0:
-		v.fail("DiscoveryCacheMaxAge", "must not be negative")
-	case s.discoveryTTL == 0:
-		s.discoveryTTL = defaultDiscoveryMaxAge
-	}
-	s.jwksMaxAge = cfg.JWKSCacheMaxAge
-	switch {
-	case s.jwksMaxAge < 0:
-		v.fail("JWKSCacheMaxAge", "must not be negative")
-	case s.jwksMaxAge == 0:
-		s.jwksMaxAge = defaultJWKSMaxAge
-	}
+	s.discoveryTTL = v.duration("DiscoveryCacheMaxAge", cfg.DiscoveryCacheMaxAge, defaultDiscoveryMaxAge)
+	s.jwksMaxAge = v.duration("JWKSCacheMaxAge", cfg.JWKSCacheMaxAge, defaultJWKSMaxAge)
 }
 
 // tokenParamsReserved are the token-request parameters that
